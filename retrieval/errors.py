@@ -1,0 +1,67 @@
+"""citebot's exceptions: one small tree, every message says how to fix the problem.
+
+    CitebotError
+    ├── InputError              bad question or cite text (empty, too long)
+    ├── LoadError               an article file that cannot be read (skipped, never fatal in bulk)
+    ├── IndexStateError         problems with the on-disk index
+    │   ├── IndexMissingError   no index yet: run `citebot index`
+    │   ├── IndexMismatchError  built with another model or settings: `citebot index --rebuild`
+    │   └── IndexCorruptError   unreadable files: `citebot index --rebuild`
+    ├── ModelError              the embedding model cannot be loaded
+    └── NotFoundError           an article id or url that is not indexed
+
+Front ends catch ``CitebotError`` and print ``str(error)``: one line, no traceback.
+"""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base class: ``str(error)`` is a one-line message that names the fix."""
+
+    exit_code = 1
+
+
+class InputError(CitebotError, ValueError):
+    exit_code = 2
+
+
+class LoadError(CitebotError):
+    pass
+
+
+class IndexStateError(CitebotError):
+    pass
+
+
+class IndexMissingError(IndexStateError):
+    pass
+
+
+class IndexMismatchError(IndexStateError):
+    pass
+
+
+class IndexCorruptError(IndexStateError):
+    pass
+
+
+class ModelError(CitebotError):
+    pass
+
+
+class NotFoundError(CitebotError):
+    pass
+
+
+__all__ = [
+    "CitebotError",
+    "IndexCorruptError",
+    "IndexMismatchError",
+    "IndexMissingError",
+    "IndexStateError",
+    "InputError",
+    "LoadError",
+    "ModelError",
+    "NotFoundError",
+]

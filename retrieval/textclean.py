@@ -1,0 +1,269 @@
+"""Text helpers for the loaders: Markdown-ish markup to plain paragraphs, and date parsing.
+
+Article bodies are plain text, one paragraph per block, blocks split by exactly one blank
+line, so that sentence offsets stay stable and quotes read like the original article.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+# Only a time may follow a date, so "May 5, 2020 was ..." is a sentence, not a date line.
+_TIME_TAIL = r"(?:[T\s,]+\d{1,2}:\d{2}\S*(?:\s+\S+){0,2})?\s*$"
+_DATE_PATTERNS = [
+    re.compile(
+        r"(?P<y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(?:T\S*)?" + _TIME_TAIL
+    ),
+    re.compile(
+        _WEEKDAY
+        + r"(?P<mon>[a-z]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})"
+        + _TIME_TAIL,
+        re.I,
+    ),
+    re.compile(
+        _WEEKDAY + r"(?P<d>\d{1,2})(?:st|nd|rd|th)?[\s-]+(?P<mon>[a-z]+)\.?,?[\s-]+"
+        r"(?P<y>\d{4})" + _TIME_TAIL,
+        re.I,
+    ),
+]
+
+
+def parse_date(value: str) -> str | None:
+    """``YYYY-MM-DD`` for a date written alone (optionally with a time), else ``None``."""
+    s = value.strip()
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(s)
+        if not m:
+            continue
+        groups = m.groupdict()
+        month = int(groups["m"]) if "m" in groups else _MONTHS.get(groups["mon"].lower())
+        if month is None:
+            continue
+        try:
+            return dt.date(int(groups["y"]), month, int(groups["d"])).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def normalize_date(value: object) -> str | None:
+    """``published`` as ``YYYY-MM-DD`` when it parses; otherwise the original text, kept."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date):  # YAML front matter parses bare dates itself
+        return value.isoformat()[:10]
+    s = str(value).strip()
+    return (parse_date(s) or s) if s else None
+
+
+def normalize_paragraphs(text: str) -> str:
+    """Strip paragraphs, collapse whitespace inside them, separate them by one blank line."""
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n", text))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+# One level of nested parentheses, for targets like Wikipedia's /Foo_(bar).
+_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# Word boundaries keep snake_case names and 2*3*4 arithmetic intact.
+_EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
+_EM_UNDER = re.compile(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_CODE = re.compile(r"`([^`]+)`")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>])")
+
+
+def strip_inline(text: str) -> str:
+    """Markdown inline markup to plain text: links keep their text, emphasis keeps its words."""
+    s = _IMAGE.sub("", text)
+    s = _LINK.sub(r"\1", s)
+    s = _REF_LINK.sub(r"\1", s)
+    s = _AUTOLINK.sub(r"\1", s)
+    s = _CODE.sub(r"\1", s)
+    for pattern in (_STRONG, _STRONG, _EM_STAR, _EM_UNDER, _STRIKE):
+        # _STRONG twice: the inner one of "**a __b__ c**" only surfaces after the outer goes.
+        s = pattern.sub(lambda m: m.group(m.lastindex or 0), s)
+    s = s.replace("**", "")  # unbalanced leftovers from scraping
+    return _ESCAPE.sub(r"\1", s)
+
+
+@dataclass
+class Block:
+    """A paragraph-level piece of a Markdown body."""
+
+    kind: str  # "prose", "heading", "item" or "code"
+    text: str
+    level: int = 0  # heading level
+
+
+_FENCE = re.compile(r"^(```|~~~)")
+_ATX = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_SETEXT = re.compile(r"^(=+|-+)$")
+_RULE = re.compile(r"^(?:(?:\*\s*){3,}|(?:-\s*){3,}|(?:_\s*){3,})$")
+# Ordered items keep their number (lookahead): "2." carries meaning, a bullet does not.
+_ITEM = re.compile(r"^(?:[-*+]\s+|(?=\d{1,3}[.)]\s))(.*)$")
+_QUOTE = re.compile(r"^(?:>\s?)+")
+_REF_DEF = re.compile(r"^\[[^\]]+\]:\s*\S+")
+_LINK_ONLY = re.compile(r"^(?:(?:!?\[[^\]]*\]\([^)]*\)|<https?://[^>]+>)\s*)+$")
+_RELATED = re.compile(r"^related (?:articles?|stor(?:y|ies))\s*:", re.I)
+
+
+def _is_furniture(line: str) -> bool:
+    return bool(
+        _LINK_ONLY.match(line) or _REF_DEF.match(line) or _RELATED.match(strip_inline(line))
+    )
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    """Split a Markdown (or Markdown-flavoured plain text) body into cleaned blocks.
+
+    Lines that are only a link (image credits, share buttons) and "Related article:" teasers
+    are dropped: they are page furniture, not article text.
+    """
+    blocks: list[Block] = []
+    lines: list[str] = []
+    kind = "prose"
+    fence: str | None = None
+
+    def flush(as_kind: str | None = None, level: int = 0) -> None:
+        nonlocal kind
+        k = as_kind or kind
+        joined = " ".join(lines) if k == "code" else strip_inline(" ".join(lines))
+        joined = " ".join(joined.split())
+        if joined:
+            blocks.append(Block(k, joined, level))
+        lines.clear()
+        kind = "prose"
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if fence is not None:
+            if line.startswith(fence):
+                flush("code")
+                fence = None
+            elif line:
+                lines.append(line)
+            continue
+        if m := _FENCE.match(line):
+            flush()
+            fence = m.group(1)
+            continue
+        if not line:
+            flush()
+        elif _SETEXT.match(line) and lines and kind == "prose":
+            flush("heading", 1 if line[0] == "=" else 2)
+        elif _RULE.match(line):
+            flush()
+        elif m := _ATX.match(line):
+            flush()
+            lines.append(m.group(2))
+            flush("heading", len(m.group(1)))
+        elif _is_furniture(line):
+            continue
+        elif m := _ITEM.match(line):
+            flush()
+            kind = "item"
+            lines.append(m.group(1))
+        else:
+            lines.append(_QUOTE.sub("", line))
+    flush("code" if fence is not None else None)
+    return blocks
+
+
+# Sentence-final punctuation, optionally followed by closing quotes or brackets.
+_ENDS_SENTENCE = re.compile(r"[.!?:…][\"'”’»)\]]*$")
+_STARTS_CONTINUATION = re.compile(r"^(?:[^\W_]|[\"'“”‘’«])")
+# A shorter unpunctuated paragraph is more likely a subheading than half of a sentence.
+_MIN_WORDS_TO_JOIN = 4
+
+
+def join_paragraphs(blocks: list[Block]) -> str:
+    """Blocks as the article body, re-joining prose that scraping broke mid-sentence."""
+    paragraphs: list[str] = []
+    previous: Block | None = None
+    for block in blocks:
+        if (
+            previous is not None
+            and previous.kind == block.kind == "prose"
+            and not _ENDS_SENTENCE.search(paragraphs[-1])
+            and len(paragraphs[-1].split()) >= _MIN_WORDS_TO_JOIN
+            and _STARTS_CONTINUATION.match(block.text)
+        ):
+            paragraphs[-1] = f"{paragraphs[-1]} {block.text}"
+        else:
+            paragraphs.append(block.text)
+        previous = block
+    return "\n\n".join(paragraphs)
+
+
+def fallback_title(text: str, limit: int = 80) -> str:
+    """A title for an untitled article: its first sentence, cut at a word within ``limit``."""
+    first = " ".join(text.split("\n\n", 1)[0].split())
+    first = re.split(r"(?<=[.!?])\s+", first, maxsplit=1)[0]
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1].rsplit(" ", 1)[0] or first[: limit - 1]
+    return cut.rstrip(",;:- ") + "…"
+
+
+def meta_str(value: object) -> str | None:
+    """A metadata value as one line of text; YAML and JSON hand out numbers, dates, lists."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value if v is not None)
+    elif isinstance(value, dt.date):
+        value = value.isoformat()
+    return " ".join(str(value).split()) or None
+
+
+_ORIGINAL_URL = re.compile(r"^original url:\s*(.*)$", re.I)
+_URLISH = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)\S+$", re.I)
+
+
+def pop_original_url(lines: list[str]) -> str | None:
+    """Remove the trailing ``Original url:`` marker (and its URL line) and return the URL."""
+    for i in range(len(lines) - 1, -1, -1):
+        m = _ORIGINAL_URL.match(strip_inline(lines[i].strip()))
+        if not m:
+            continue
+        drop, candidate = [i], m.group(1)
+        if not candidate.strip():
+            following = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+            if following is not None:
+                drop.append(following)
+                candidate = lines[following]
+        url = strip_inline(candidate.strip()).strip("<> ")
+        if not _URLISH.match(url):  # not a URL after all: keep that line as text
+            drop, url = [i], ""
+        for j in reversed(drop):
+            del lines[j]
+        return url or None
+    return None
