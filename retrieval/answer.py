@@ -10,7 +10,7 @@ from .errors import InputError
 from .models import Answer, Quote, Source
 from .quotes import QuoteParams, score_sentences, select_quotes
 from .reader import IndexReader
-from .retriever import Candidate, FusionParams, retrieve
+from .retriever import Candidate, FusionParams, ranked_articles, retrieve
 
 MAX_QUESTION_CHARS = 1000
 
@@ -42,11 +42,12 @@ def check_text(text: str, what: str = "question") -> str:
 def answer_question(
     reader: IndexReader, question: str, qvec: np.ndarray, *, k: int, fusion: FusionParams,
     quotes: QuoteParams, abstain: AbstainParams,
-) -> Answer:
+) -> tuple[Answer, list[Candidate]]:
+    """The answer, and the ranked candidates it came from (evaluations rank articles by them)."""
     cands = retrieve(reader, question, qvec, max(k, quotes.top_passages), fusion)
     scored, texts = score_sentences(reader, question, qvec, cands, quotes)
     if not scored or not _answers(scored[0].cos, cands, abstain):
-        return Answer(question, False, (), (), closest=_closest(reader, cands))
+        return Answer(question, False, (), (), closest=_closest(reader, cands)), cands
     picks = select_quotes(scored, texts, quotes)[: min(quotes.max_quotes, max(k, 1))]
     numbers: dict[str, int] = {}
     for p in picks:
@@ -65,7 +66,7 @@ def answer_question(
         Source(n, aid, arts[aid].title, arts[aid].url, arts[aid].published)
         for aid, n in numbers.items()
     )
-    return Answer(question, True, out_quotes, sources)
+    return Answer(question, True, out_quotes, sources), cands
 
 
 def _answers(best_sentence_cos: float, cands: list[Candidate], p: AbstainParams) -> bool:
@@ -74,14 +75,7 @@ def _answers(best_sentence_cos: float, cands: list[Candidate], p: AbstainParams)
 
 
 def _closest(reader: IndexReader, cands: list[Candidate], n: int = 3) -> tuple[Source, ...]:
-    rows = reader.store.passages([c.passage_id for c in cands[:20]])
-    order: list[str] = []
-    for c in cands[:20]:
-        r = rows.get(c.passage_id)
-        if r is not None and r.article_id not in order:
-            order.append(r.article_id)
-        if len(order) == n:
-            break
+    order = ranked_articles(reader, cands[:20], n)
     arts = reader.store.articles(order)
     return tuple(
         Source(i + 1, aid, arts[aid].title, arts[aid].url, arts[aid].published)

@@ -16,7 +16,7 @@ import numpy as np
 from .models import Match
 from .quotes import QuoteParams, keyword_overlap, score_sentences, stem
 from .reader import IndexReader
-from .retriever import Candidate, FusionParams, retrieve
+from .retriever import FusionParams, ranked_articles, retrieve
 from .store import SentenceRow, content_words
 from .textnorm import normalize, normalize_with_map, strip_quote_marks
 
@@ -34,7 +34,7 @@ def cite_text(
 ) -> tuple[Match, ...]:
     claim = strip_quote_marks(text) or text.strip()
     cands = retrieve(reader, claim, qvec, 10, fusion)
-    arts_seen = _candidate_articles(reader, cands)
+    arts_seen = ranked_articles(reader, cands[:30], 30)
     matches: list[Match] = []
     needle = normalize(claim)
     for aid in arts_seen:
@@ -55,7 +55,7 @@ def cite_text(
     if matches:
         return tuple(matches[: params.max_matches])
 
-    qp = QuoteParams(top_passages=8, keyword_weight=0.3, rank_weight=0.0)
+    qp = QuoteParams(top_passages=8, keyword_weight=0.3, context_weight=0.0, cue_weight=0.0)
     scored, texts = score_sentences(reader, claim, qvec, cands, qp)
     terms = {stem(w) for w in content_words(claim)}
     out: list[Match] = []
@@ -77,16 +77,6 @@ def cite_text(
             break
     out.sort(key=lambda m: -m.score)
     return tuple(out)
-
-
-def _candidate_articles(reader: IndexReader, cands: list[Candidate]) -> list[str]:
-    rows = reader.store.passages([c.passage_id for c in cands[:30]])
-    order: list[str] = []
-    for c in cands[:30]:
-        r = rows.get(c.passage_id)
-        if r is not None and r.article_id not in order:
-            order.append(r.article_id)
-    return order
 
 
 def _sentence_bounds(sentences: list[SentenceRow], start: int, end: int) -> tuple[int, int]:

@@ -125,7 +125,7 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         tok = self._model.tokenizer
-        enc = tok(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        enc = tok(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(ids) for ids in enc]
 
 

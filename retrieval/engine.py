@@ -18,7 +18,7 @@ from .index import IndexConfig, Progress, build_index, current_generation
 from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage
 from .quotes import QuoteParams
 from .reader import IndexReader
-from .retriever import FusionParams, retrieve, to_passages
+from .retriever import FusionParams, ranked_articles, retrieve, to_passages
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +109,17 @@ class Citebot:
         return self.embedder.encode([text])[0]
 
     def answer(self, question: str, *, k: int | None = None) -> Answer:
+        return self.answer_ranked(question, k=k)[0]
+
+    def answer_ranked(
+        self, question: str, *, k: int | None = None, depth: int = 10
+    ) -> tuple[Answer, list[str]]:
+        """The answer plus the ids of the first ``depth`` distinct articles retrieved, best first."""
         q = check_text(question)
         t = self.tuning
-        return answer_question(self.reader, q, self._encode(q), k=self._k(k),
-                               fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)
+        ans, cands = answer_question(self.reader, q, self._encode(q), k=self._k(k),
+                                     fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)
+        return ans, ranked_articles(self.reader, cands, depth)
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None) -> list[Answer]:
         """Answer a batch, encoding the questions together (batch mode, evaluations)."""
@@ -121,7 +128,7 @@ class Citebot:
         t = self.tuning
         kk = self._k(k)
         return [
-            answer_question(self.reader, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)
+            answer_question(self.reader, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)[0]
             for q, v in zip(qs, vecs, strict=True)
         ]
 

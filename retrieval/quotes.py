@@ -1,20 +1,28 @@
 """Choosing extractive quotes: the sentences of the top passages that best answer a question.
 
-Each candidate sentence gets one score from three kinds of evidence: its meaning (cosine with
-the question, from vectors computed at index time), its words (share of the question's content
-words it contains), and where it came from (the fused rank of its passage). The best become
-quotes of one or two consecutive whole sentences, never overlapping or repeating each other.
+Each candidate sentence is scored on several kinds of evidence:
+
+- meaning: its cosine with the question (vectors computed at index time, so this is a lookup);
+- words: the share of the question's content words it contains;
+- context: how strongly retrieval scored the best passage holding it, relative to the top one;
+- answer type: a question asking who/when/how many wants a name, a date or a number that the
+  question itself does not already contain; a sentence that has one is preferred;
+- neighbours: a sentence that opens with a pronoun ("He said...") takes its predecessor along,
+  and a neighbour that also scores well joins the quote, as long as the pair stays short.
+
+The best become quotes of one or two consecutive whole sentences, never overlapping or repeating.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .reader import IndexReader
 from .retriever import Candidate
-from .store import SentenceRow, content_words
+from .store import SentenceRow, content_words, words
 from .textnorm import normalize
 
 
@@ -22,12 +30,13 @@ from .textnorm import normalize
 class QuoteParams:
     top_passages: int = 5
     cos_weight: float = 1.0
-    keyword_weight: float = 0.35
-    rank_weight: float = 0.15
+    keyword_weight: float = 0.5
+    context_weight: float = 0.8
+    cue_weight: float = 0.15
     max_chars: int = 300
     max_quotes: int = 3
     # A neighbouring sentence joins the quote when it scores this close to the best one.
-    extend_ratio: float = 0.9
+    extend_ratio: float = 0.75
     # Later quotes must score at least this share of the first.
     keep_ratio: float = 0.75
 
@@ -51,8 +60,8 @@ class Pick:
 
 
 def stem(word: str) -> str:
-    # Just enough folding that "invade", "invasion" and "invading" stay apart but plural and
-    # tense do not matter; cheaper than a full stemmer on a hot path.
+    # Just enough folding that plural and tense do not matter; cheaper than a full stemmer on a
+    # hot path, and the same on both sides of every comparison.
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
@@ -66,6 +75,54 @@ def keyword_overlap(question_terms: set[str], text: str) -> float:
     return len(question_terms & have) / len(question_terms)
 
 
+# -- answer-type cues ----------------------------------------------------------------------
+
+_NUMBER_Q = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|tall|often)|what (year|percent(age)?|number|"
+    r"amount|date|time|age|price|score)|which year|in what year)\b", re.I,
+)
+_WHEN_Q = re.compile(r"\b(when|what (day|month|decade|century))\b", re.I)
+_NAME_Q = re.compile(r"\b(who|whom|whose|where|which (country|city|company|team|state|person|"
+                     r"group|organi[sz]ation|party|nation|president|leader))\b", re.I)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+    r"fifty|hundred|thousand|million|billion|dozen|half|first|second|third)\b", re.I,
+)
+_DATE = re.compile(
+    r"\d{4}|\b(january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|century|decade|"
+    r"yesterday|today|week|month|year)\b", re.I,
+)
+_CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
+
+
+def answer_cue(question: str, sentence: str) -> float:
+    """1 when the sentence offers the kind of thing the question asks for, and something new."""
+    q_words = set(words(question))
+    if _NUMBER_Q.search(question):
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    if _WHEN_Q.search(question):
+        return 1.0 if _DATE.search(sentence) else 0.0
+    if _NAME_Q.search(question):
+        names = {m.group(0).lower() for m in _CAPITAL.finditer(sentence)}
+        return 1.0 if names - q_words else 0.0
+    return 0.0
+
+
+_ANAPHOR = re.compile(
+    r"^[\"'“‘(]*\s*(he|she|it|they|his|her|its|their|this|these|those|that|such|the (company|"
+    r"group|team|firm|agency|ministry|president|minister|official)|but|however|also|meanwhile)\b",
+    re.I,
+)
+
+
+def needs_context(sentence: str) -> bool:
+    """A sentence that leans on the one before it to make sense on its own."""
+    return bool(_ANAPHOR.match(sentence))
+
+
+# -- scoring and picking -------------------------------------------------------------------
+
 def score_sentences(
     reader: IndexReader, question: str, qvec: np.ndarray, cands: list[Candidate],
     params: QuoteParams,
@@ -75,14 +132,18 @@ def score_sentences(
     rows = reader.store.passages([c.passage_id for c in top])
     texts: dict[str, str] = {}
     best_rank: dict[int, int] = {}
+    context: dict[int, float] = {}
     sentences: dict[int, SentenceRow] = {}
+    top_score = top[0].score if top and top[0].score > 0 else 1.0
     for rank, c in enumerate(top):
         p = rows.get(c.passage_id)
         if p is None:
             continue
+        rel = max(c.score, 0.0) / top_score
         for s in reader.store.sentences_between(p.first_sentence, p.last_sentence):
             sentences.setdefault(s.id, s)
             best_rank[s.id] = min(best_rank.get(s.id, rank), rank)
+            context[s.id] = max(context.get(s.id, 0.0), rel)
     if not sentences:
         return [], texts
     for aid in {s.article_id for s in sentences.values()}:
@@ -95,47 +156,69 @@ def score_sentences(
     scored: list[ScoredSentence] = []
     for sid, c in zip(ids, cos, strict=True):
         s = sentences[sid]
-        kw = keyword_overlap(q_terms, texts[s.article_id][s.start : s.end])
-        rank = best_rank[sid]
+        text = texts[s.article_id][s.start : s.end]
+        kw = keyword_overlap(q_terms, text)
         score = (
             params.cos_weight * float(c)
             + params.keyword_weight * kw
-            + params.rank_weight / (1 + rank)
+            + params.context_weight * context[sid]
+            + (params.cue_weight * answer_cue(question, text) if params.cue_weight else 0.0)
         )
-        scored.append(ScoredSentence(s, float(c), kw, rank, score))
+        scored.append(ScoredSentence(s, float(c), kw, best_rank[sid], score))
     scored.sort(key=lambda x: -x.score)
     return scored, texts
 
 
+def _overlaps(picks: list[Pick], article_id: str, start: int, end: int) -> bool:
+    return any(p.article_id == article_id and start < p.end and p.start < end for p in picks)
+
+
 def select_quotes(
-    scored: list[ScoredSentence], texts: dict[str, str], params: QuoteParams
+    scored: list[ScoredSentence], texts: dict[str, str], params: QuoteParams,
+    neighbours: dict[tuple[str, int], SentenceRow] | None = None,
 ) -> list[Pick]:
-    """Up to ``max_quotes`` non-overlapping, non-repeating quotes, best first."""
+    """Up to ``max_quotes`` non-overlapping, non-repeating quotes, best first.
+
+    ``neighbours`` holds sentences outside the scored set (the one before a scored sentence),
+    so a quote that opens with a pronoun can take its antecedent along.
+    """
     by_pos = {(s.row.article_id, s.row.ordinal): s for s in scored}
     picks: list[Pick] = []
-    seen_text: set[str] = set()
+    seen_text: list[str] = []
     for s in scored:
         if len(picks) >= params.max_quotes:
             break
         if picks and s.score < params.keep_ratio * picks[0].score:
             break
         row = s.row
-        if any(p.article_id == row.article_id and row.start < p.end and p.start < row.end for p in picks):
+        if _overlaps(picks, row.article_id, row.start, row.end):
             continue
         text = texts[row.article_id]
-        start, end = row.start, row.end
-        # Join the better neighbour when it also answers and the pair stays short.
-        neighbours = [by_pos.get((row.article_id, row.ordinal + d)) for d in (1, -1)]
-        best_n = max((n for n in neighbours if n), key=lambda n: n.score, default=None)
-        if best_n is not None and best_n.score >= params.extend_ratio * s.score:
-            ns, ne = min(start, best_n.row.start), max(end, best_n.row.end)
-            if ne - ns <= params.max_chars and not any(
-                p.article_id == row.article_id and ns < p.end and p.start < ne for p in picks
-            ):
-                start, end = ns, ne
+        start, end = _extend(s, text, by_pos, neighbours or {}, params)
+        if _overlaps(picks, row.article_id, start, end):
+            start, end = row.start, row.end
         key = normalize(text[start:end])
-        if key in seen_text or any(key in k or k in key for k in seen_text):
+        if any(key in k or k in key for k in seen_text):
             continue
-        seen_text.add(key)
+        seen_text.append(key)
         picks.append(Pick(row.article_id, start, end, s.score, s.cos))
     return picks
+
+
+def _extend(
+    s: ScoredSentence, text: str, by_pos: dict[tuple[str, int], ScoredSentence],
+    neighbours: dict[tuple[str, int], SentenceRow], params: QuoteParams,
+) -> tuple[int, int]:
+    row = s.row
+    start, end = row.start, row.end
+    prev_scored = by_pos.get((row.article_id, row.ordinal - 1))
+    prev = prev_scored.row if prev_scored else neighbours.get((row.article_id, row.ordinal - 1))
+    if prev is not None and needs_context(text[row.start:row.end]) and end - prev.start <= params.max_chars:
+        return prev.start, end
+    options = [n for n in (by_pos.get((row.article_id, row.ordinal + d)) for d in (1, -1)) if n]
+    best_n = max(options, key=lambda n: n.score, default=None)
+    if best_n is not None and best_n.score >= params.extend_ratio * s.score:
+        ns, ne = min(start, best_n.row.start), max(end, best_n.row.end)
+        if ne - ns <= params.max_chars:
+            return ns, ne
+    return start, end

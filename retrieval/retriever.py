@@ -1,8 +1,16 @@
-"""Hybrid passage retrieval: FAISS (meaning) and FTS5 bm25 (words), fused by reciprocal rank."""
+"""Hybrid passage retrieval: FAISS (meaning) and FTS5 bm25 (words), fused.
+
+Candidates come from both sides (``depth`` each). Two fusions are available: reciprocal rank
+fusion, and a linear blend of calibrated scores: the passage's cosine with the question, its
+best sentence's cosine (an answer is usually one sentence, and a passage's single vector blurs
+it), and its bm25 divided by the best bm25 of the query. Every candidate gets every signal,
+whichever side found it, so the blend compares like with like.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -13,11 +21,15 @@ from .reader import IndexReader
 
 @dataclass(frozen=True, slots=True)
 class FusionParams:
-    """Reciprocal rank fusion: score = sum(weight / (rrf_k + rank)) over the two rankings."""
-
+    mode: Literal["rrf", "linear"] = "linear"
+    # rrf: score = sum(weight / (rrf_k + rank))
     rrf_k: int = 60
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
+    # linear: score = passage_cos * w_passage + sentence_cos * w_sentence + bm25_share * w_keyword
+    w_passage: float = 1.0
+    w_sentence: float = 0.5
+    w_keyword: float = 0.25
     depth_factor: int = 5  # candidates taken from each side: depth_factor * k, at least min_depth
     min_depth: int = 50
 
@@ -26,12 +38,14 @@ class FusionParams:
 class Candidate:
     passage_id: int
     score: float
-    dense: float  # cosine with the question (0 when only keyword search found it)
+    dense: float  # cosine of the passage with the question
     dense_rank: int | None
     keyword_rank: int | None
+    sentence: float = 0.0  # best cosine of one of its sentences
+    keyword: float = 0.0  # bm25 share of the query's best
 
 
-def fuse(
+def fuse_rrf(
     dense: list[tuple[int, float]], keyword: list[tuple[int, float]], params: FusionParams
 ) -> list[Candidate]:
     scores: dict[int, float] = {}
@@ -52,16 +66,54 @@ def retrieve(
     depth = max(params.min_depth, params.depth_factor * k)
     dense = vec.search(reader.faiss, qvec, depth)
     keyword = reader.store.keyword_search(question, depth)
-    cands = fuse(dense, keyword, params)
-    # Keyword-only hits have no cosine yet; compute it so later stages can compare all alike.
-    missing = [c.passage_id for c in cands[: k * 2] if c.dense_rank is None]
-    if missing:
+    if params.mode == "rrf":
+        cands = fuse_rrf(dense, keyword, params)
+        missing = [c.passage_id for c in cands[: k * 2] if c.dense_rank is None]
         cos = _cosines(reader, qvec, missing)
-        cands = [
+        return [
             Candidate(c.passage_id, c.score, cos.get(c.passage_id, c.dense), c.dense_rank, c.keyword_rank)
             for c in cands
         ]
-    return cands
+    return _fuse_linear(reader, question, qvec, dense, keyword, params)
+
+
+def _fuse_linear(
+    reader: IndexReader, question: str, qvec: np.ndarray, dense: list[tuple[int, float]],
+    keyword: list[tuple[int, float]], params: FusionParams,
+) -> list[Candidate]:
+    d_rank = {pid: r for r, (pid, _) in enumerate(dense)}
+    k_rank = {pid: r for r, (pid, _) in enumerate(keyword)}
+    cos = dict(dense)
+    bm25 = dict(keyword)
+    ids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in keyword]))
+    cos.update(_cosines(reader, qvec, [p for p in ids if p not in cos]))
+    missing_kw = [p for p in ids if p not in bm25]
+    if missing_kw and keyword:
+        bm25.update(reader.store.keyword_scores(question, missing_kw))
+    top_bm25 = max((s for s in bm25.values()), default=0.0)
+    sent = _best_sentence_cos(reader, qvec, ids) if params.w_sentence else {}
+    out: list[Candidate] = []
+    for p in ids:
+        kw = bm25.get(p, 0.0) / top_bm25 if top_bm25 > 0 else 0.0
+        sc = sent.get(p, 0.0)
+        score = params.w_passage * cos.get(p, 0.0) + params.w_sentence * sc + params.w_keyword * kw
+        out.append(Candidate(p, score, cos.get(p, 0.0), d_rank.get(p), k_rank.get(p), sc, kw))
+    out.sort(key=lambda c: (-c.score, c.passage_id))
+    return out
+
+
+def _best_sentence_cos(reader: IndexReader, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
+    rows = reader.store.passages(ids)
+    spans = [(pid, r.first_sentence, r.last_sentence) for pid, r in rows.items()]
+    sids = [s for _, a, b in spans for s in range(a, b + 1)]
+    cos = reader.sentence_vectors(sids) @ qvec.ravel()
+    out: dict[int, float] = {}
+    at = 0
+    for pid, a, b in spans:
+        n = b - a + 1
+        out[pid] = float(cos[at:at + n].max()) if n > 0 else 0.0
+        at += n
+    return out
 
 
 def _cosines(reader: IndexReader, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
@@ -89,4 +141,17 @@ def to_passages(reader: IndexReader, cands: list[Candidate], k: int) -> list[Pas
             passage_id=row.id, article_id=a.id, title=a.title, url=a.url, published=a.published,
             start=row.start, end=row.end, text=a.text[row.start:row.end], score=c.score, rank=rank,
         ))
+    return out
+
+
+def ranked_articles(reader: IndexReader, cands: list[Candidate], depth: int) -> list[str]:
+    """Distinct article ids in the order their passages rank."""
+    rows = reader.store.passages([c.passage_id for c in cands])
+    out: list[str] = []
+    for c in cands:
+        r = rows.get(c.passage_id)
+        if r is not None and r.article_id not in out:
+            out.append(r.article_id)
+            if len(out) == depth:
+                break
     return out

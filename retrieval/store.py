@@ -263,6 +263,18 @@ class Store:
         )
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    def keyword_scores(self, query: str, ids: Sequence[int]) -> dict[int, float]:
+        """bm25 of the given passages for the query (absent: the passage has none of its words)."""
+        match = fts_query(query)
+        if not match or not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT rowid, bm25(passages_fts, 2.0, 1.0) FROM passages_fts"
+            f" WHERE passages_fts MATCH ? AND rowid IN ({marks})", (match, *ids),
+        )
+        return {int(r[0]): -float(r[1]) for r in rows}
+
     def phrase_search(self, tokens: Sequence[str], limit: int) -> list[int]:
         """Passage ids whose text holds the tokens as one phrase (verbatim candidates)."""
         if not tokens:

@@ -38,8 +38,9 @@ def new_index(
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
-        index.nprobe = max(8, nlist // 16)
-        index.make_direct_map()
+        index.nprobe = max(16, nlist // 8)
+        # A hash-table direct map allows arbitrary ids and lets reconstruct() find any vector.
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
     if n:
         index.add_with_ids(vectors, ids.astype(np.int64))
     return index

@@ -12,7 +12,9 @@ from retrieval.textnorm import normalize
 
 
 @pytest.mark.parametrize(("question", "words", "url"), ANSWERABLE, ids=[q for q, _, _ in ANSWERABLE])
-def test_seed_questions_quote_the_right_sentence(seed_engine, question: str, words: list[str], url: str) -> None:  # type: ignore[no-untyped-def]
+def test_seed_questions_quote_the_right_sentence(  # type: ignore[no-untyped-def]
+    seed_engine, question: str, words: list[str], url: str
+) -> None:
     ans = seed_engine.answer(question)
     assert ans.answered, question
     first = ans.quotes[0]
@@ -113,7 +115,9 @@ def test_seed_index_abstains_on_other_news(seed_engine) -> None:  # type: ignore
 def test_answer_json_shape(seed_engine) -> None:  # type: ignore[no-untyped-def]
     d = seed_engine.answer("What did Germany's foreign ministry urge Moscow to do?").to_dict()
     assert set(d) == {"question", "answered", "quotes", "sources"}
-    assert set(d["quotes"][0]) == {"n", "text", "article_id", "title", "url", "published", "start", "end", "score"}
+    assert set(d["quotes"][0]) == {
+        "n", "text", "article_id", "title", "url", "published", "start", "end", "score"
+    }
     assert set(d["sources"][0]) == {"n", "article_id", "title", "url", "published"}
     json.dumps(d)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def _check_spans(text: str, max_tokens: int, overlap: int) -> int:
         assert text[c.start:c.end].startswith(text[c.sentences[0].start:c.sentences[0].end])
         words = sum(_count([text[s.start:s.end] for s in c.sentences]))
         assert words <= max_tokens or len(c.sentences) == 1
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start > a.start  # always moves forward
         if overlap and len(a.sentences) > 1:
             assert b.sentences[0] in a.sentences  # neighbours share a sentence

@@ -12,7 +12,8 @@ def test_verbatim_with_straight_apostrophes_matches_curly_text(seed_engine) -> N
 
 
 def test_verbatim_with_curly_quotes_and_different_case(seed_engine) -> None:  # type: ignore[no-untyped-def]
-    matches = seed_engine.cite("“any movement of russian troops inside our territory does NOT pose a threat to anyone”")
+    claim = "“any movement of russian troops inside our territory does NOT pose a threat to anyone”"
+    matches = seed_engine.cite(claim)
     assert matches[0].verbatim and matches[0].url == SVR
 
 

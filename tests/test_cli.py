@@ -59,7 +59,10 @@ def test_ask_abstains_with_exit_zero(seed_index_dir: Path) -> None:
 
 
 def test_batch_ask_from_stdin(seed_index_dir: Path) -> None:
-    qs = "What did NATO's chief say?\n\nHow many moons does Jupiter have?\nWhere did Putin say the West was holding drills?\n"
+    qs = (
+        "What did NATO's chief say?\n\nHow many moons does Jupiter have?\n"
+        "Where did Putin say the West was holding drills?\n"
+    )
     r = run("ask", "-", "--json", index=seed_index_dir, stdin=qs)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]
@@ -90,7 +93,10 @@ def test_sources(seed_index_dir: Path) -> None:
 
 
 def test_chat_through_stdin(seed_index_dir: Path) -> None:
-    script = "/help\nWhat did Blinken say would be a serious mistake?\n/cite Kremlin spokesman Dmitry Peskov told reporters\n/sources\n/bogus\n/quit\nnever reached\n"
+    script = (
+        "/help\nWhat did Blinken say would be a serious mistake?\n"
+        "/cite Kremlin spokesman Dmitry Peskov told reporters\n/sources\n/bogus\n/quit\nnever reached\n"
+    )
     r = run("chat", index=seed_index_dir, stdin=script)
     assert r.returncode == 0, r.stderr
     out = r.stdout

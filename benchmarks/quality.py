@@ -1,0 +1,366 @@
+"""Answer quality of citebot against two plain baselines, on the same passages, in one run.
+
+    python benchmarks/quality.py [--limit N] [--rebuild] [--only xquad|realtimeqa] [--no-append]
+
+For each dataset (``../shared/data/qa/xquad-en``, ``qa/realtimeqa-dev``) it builds or reuses the
+citebot index of the dataset's articles in ``benchmarks/.cache``, runs
+``retrieval.evaluation.evaluate`` on citebot, and scores on the same questions:
+
+- **dense**: the index's own passage vectors (same model, same ``passage_text(title, body)``) in
+  an exact ``faiss.IndexFlatIP``; the question's nearest passages, best first;
+- **BM25**: ``bm25s`` over the same passage texts (English stop words, Snowball stemmer when
+  PyStemmer is installed); passages with a positive score, best first.
+
+For both, the article ranking is the distinct articles of the passage ranking, quote 1 is the
+sentence of the top passage with the highest cosine to the question (the index's sentence
+vectors, so the same model), and quotes 2-3 are the best sentences of the 2nd and 3rd passages.
+They never abstain (BM25 "answers" when any passage shares a term with the question). Metrics
+are those of ``evaluate`` (see retrieval/evaluation.py), computed by the same rules.
+
+``run_quality(dataset, tuning=None, limit=None)`` is the in-process entry point for tuning
+scripts: it reuses the cached index and the loaded model across calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # importable from tuning scripts too
+from _common import (
+    CACHE,
+    add_common_args,
+    append_results,
+    ensure_index,
+    log,
+    md_table,
+    percentile,
+    progress_printer,
+    require_shared,
+)
+
+from retrieval.evaluation import EvalQuestion, evaluate, load_questions, quote_hit
+
+DATASETS: dict[str, tuple[str, str]] = {  # option name -> (folder under shared/data, cache name)
+    "xquad": ("qa/xquad-en", "xquad-en"),
+    "realtimeqa": ("qa/realtimeqa-dev", "realtimeqa-dev"),
+}
+SEARCH_DEPTH = 50  # passages a baseline ranks (articles are the distinct ones among them)
+COLUMNS = ["hit@1", "hit@5", "mrr@10", "quote_hit@1", "quote_hit@3", "answered", "p50 ms"]
+
+_embedder: Any = None
+
+
+def shared_embedder() -> Any:
+    """The embedder citebot loads by default, loaded once per process."""
+    global _embedder
+    if _embedder is None:
+        from retrieval import Citebot
+
+        _embedder = Citebot(CACHE / "_model").embedder
+        _embedder.encode(["warm up"])
+    return _embedder
+
+
+def dataset_paths(dataset: str) -> tuple[Path, Path, str]:
+    folder, cache_name = DATASETS[dataset]
+    arts, qs = require_shared(f"{folder}/articles.jsonl", f"{folder}/questions.jsonl")
+    return arts, qs, cache_name
+
+
+def dataset_index(dataset: str, *, rebuild: bool = False) -> Path:
+    arts, _, cache_name = dataset_paths(dataset)
+    return ensure_index(cache_name, [arts], rebuild=rebuild, embedder=shared_embedder())
+
+
+# -- scoring (the rules of retrieval.evaluation.evaluate) -------------------------------------------
+
+@dataclass
+class Outcome:
+    ranked: list[str]  # distinct article ids, best first
+    quotes: list[str]  # quote texts, best first
+    answered: bool
+    ms: float
+
+
+def metrics(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> dict[str, float]:
+    hit1 = hit5 = rr = q1 = q3 = answered = 0.0
+    with_answers = 0
+    for q, o in zip(questions, outcomes, strict=True):
+        gold = set(q.gold)
+        first = next((r for r, aid in enumerate(o.ranked[:10]) if aid in gold), None)
+        hit1 += first == 0
+        hit5 += first is not None and first < 5
+        rr += 1 / (first + 1) if first is not None else 0.0
+        answered += o.answered
+        if q.answers:
+            with_answers += 1
+            ans = SimpleNamespace(quotes=[SimpleNamespace(text=t) for t in o.quotes])
+            q1 += quote_hit(ans, q.answers, 1)  # type: ignore[arg-type]
+            q3 += quote_hit(ans, q.answers, 3)  # type: ignore[arg-type]
+    n, wa = len(questions), max(with_answers, 1)
+    lat = [o.ms for o in outcomes]
+    return {
+        "hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4), "mrr@10": round(rr / n, 4),
+        "quote_hit@1": round(q1 / wa, 4), "quote_hit@3": round(q3 / wa, 4),
+        "answered": round(answered / n, 4),
+        "p50 ms": round(percentile(lat, 50), 2), "p95 ms": round(percentile(lat, 95), 2),
+    }
+
+
+# -- citebot ---------------------------------------------------------------------------------------
+
+class _Recorder:
+    """Stands in for the bot inside ``evaluate`` and keeps every answer for the details file."""
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+        self.rows: list[tuple[Any, list[str], float]] = []
+
+    def open(self) -> None:
+        self.bot.open()
+
+    def answer_ranked(self, question: str, *, k: int | None = None, depth: int = 10) -> tuple[Any, list[str]]:
+        t0 = time.perf_counter()
+        ans, ranked = self.bot.answer_ranked(question, k=k, depth=depth)
+        self.rows.append((ans, ranked, (time.perf_counter() - t0) * 1000))
+        return ans, ranked
+
+
+def run_citebot(index_dir: Path, questions: Sequence[EvalQuestion], tuning: Any = None,
+                label: str = "citebot") -> tuple[dict[str, float], list[Outcome], list[Any]]:
+    from retrieval import Citebot
+
+    bot = Citebot(index_dir, embedder=shared_embedder(), tuning=tuning)
+    rec = _Recorder(bot)
+    try:
+        report = evaluate(rec, questions, progress=progress_printer(label, 500))  # type: ignore[arg-type]
+    finally:
+        bot.close()
+    outcomes = [Outcome(ranked, [q.text for q in ans.quotes], ans.answered, ms)
+                for ans, ranked, ms in rec.rows]
+    d = report.to_dict()
+    m = {
+        "hit@1": d["article_hit@1"], "hit@5": d["article_hit@5"], "mrr@10": d["mrr@10"],
+        "quote_hit@1": d["quote_hit@1"], "quote_hit@3": d["quote_hit@3"], "answered": d["answered"],
+        "p50 ms": d["p50_ms"], "p95 ms": d["p95_ms"],
+    }
+    mine = metrics(questions, outcomes)
+    for key in ("hit@1", "hit@5", "mrr@10", "quote_hit@1", "quote_hit@3", "answered"):
+        if abs(mine[key] - m[key]) > 1e-3:
+            log(f"warning: evaluate() says {key}={m[key]}, the baselines' scorer says {mine[key]}")
+    return m, outcomes, [ans for ans, _, _ in rec.rows]
+
+
+# -- baselines -------------------------------------------------------------------------------------
+
+class PassageSet:
+    """The passages of one citebot index, their texts and vectors, and their sentences."""
+
+    def __init__(self, index_dir: Path) -> None:
+        from retrieval import vectors as vec
+        from retrieval.index import passage_text
+        from retrieval.reader import IndexReader
+
+        reader = IndexReader(index_dir)
+        self.reader = reader
+        conn = reader.store.conn
+        self.articles = {aid: (title, text) for aid, title, text in conn.execute(
+            "SELECT id, title, text FROM articles")}
+        rows = conn.execute(
+            "SELECT id, article_id, start, end, first_sentence, last_sentence FROM passages ORDER BY id"
+        ).fetchall()
+        self.pids = np.asarray([r[0] for r in rows], np.int64)
+        self.article_of = [r[1] for r in rows]
+        self.sent_range = [(r[4], r[5]) for r in rows]
+        self.texts = [passage_text(self.articles[r[1]][0], self.articles[r[1]][1][r[2]:r[3]]) for r in rows]
+        self.sentences = {sid: (aid, s, e) for sid, aid, s, e in conn.execute(
+            "SELECT id, article_id, start, end FROM sentences")}
+        ids, vecs = vec.all_vectors(reader.faiss)
+        row_of = {int(i): n for n, i in enumerate(ids)}
+        order = [row_of[int(p)] for p in self.pids]
+        self.vectors = np.ascontiguousarray(vecs[order], dtype=np.float32)
+
+    def best_sentences(self, qvec: np.ndarray, ranked_rows: Sequence[int], n: int = 3) -> list[str]:
+        """Best-cosine sentence of each of the first ``n`` passages (skipping repeats)."""
+        out: list[str] = []
+        taken: set[int] = set()
+        for row in ranked_rows[:n]:
+            first, last = self.sent_range[row]
+            sids = [s for s in range(first, last + 1) if s in self.sentences and s not in taken]
+            if not sids:
+                continue
+            cos = self.reader.sentence_vectors(sids) @ qvec.ravel()
+            sid = sids[int(np.argmax(cos))]
+            taken.add(sid)
+            aid, s, e = self.sentences[sid]
+            out.append(self.articles[aid][1][s:e])
+        return out
+
+    def articles_of(self, ranked_rows: Sequence[int], depth: int = 10) -> list[str]:
+        out: list[str] = []
+        for row in ranked_rows:
+            aid = self.article_of[row]
+            if aid not in out:
+                out.append(aid)
+                if len(out) == depth:
+                    break
+        return out
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def run_dense(ps: PassageSet, questions: Sequence[EvalQuestion]) -> list[Outcome]:
+    import faiss
+
+    emb = shared_embedder()
+    flat = faiss.IndexFlatIP(ps.vectors.shape[1])
+    flat.add(ps.vectors)
+    depth = min(SEARCH_DEPTH, len(ps.pids))
+    out: list[Outcome] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        qvec = emb.encode([q.question])[0]
+        _, idx = flat.search(qvec[None, :], depth)
+        rows = [int(i) for i in idx[0] if i >= 0]
+        quotes = ps.best_sentences(qvec, rows)
+        ranked = ps.articles_of(rows)
+        out.append(Outcome(ranked, quotes, bool(quotes), (time.perf_counter() - t0) * 1000))
+    return out
+
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer  # PyStemmer, optional
+    except ImportError:
+        return None
+    return Stemmer.Stemmer("english")
+
+
+def run_bm25(ps: PassageSet, questions: Sequence[EvalQuestion]) -> tuple[list[Outcome], str]:
+    import bm25s
+
+    stemmer = _stemmer()
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(ps.texts, stopwords="en", stemmer=stemmer, show_progress=False),
+                    show_progress=False)
+    emb = shared_embedder()
+    depth = min(SEARCH_DEPTH, len(ps.pids))
+    out: list[Outcome] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        toks = bm25s.tokenize([q.question], stopwords="en", stemmer=stemmer, return_ids=False,
+                              show_progress=False)
+        rows: list[int] = []
+        if toks and toks[0]:
+            docs, scores = retriever.retrieve(toks, k=depth, show_progress=False)
+            rows = [int(d) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        quotes: list[str] = []
+        if rows:  # the sentence pick uses the same model as the dense side
+            quotes = ps.best_sentences(emb.encode([q.question])[0], rows)
+        out.append(Outcome(ps.articles_of(rows), quotes, bool(rows), (time.perf_counter() - t0) * 1000))
+    desc = "bm25s " + ("+ Snowball stemmer" if stemmer else "(no stemmer: PyStemmer not installed)")
+    return out, desc
+
+
+# -- entry points ----------------------------------------------------------------------------------
+
+def run_quality(
+    dataset: str, tuning: Any = None, limit: int | None = None, *, baselines: bool = False,
+    rebuild: bool = False, details: Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate citebot (with ``tuning``, a ``retrieval.engine.Tuning``) on ``dataset``.
+
+    Returns ``{"dataset", "questions", "with_answers", "passages", "citebot": {metric: value}}``,
+    plus ``"dense"`` and ``"bm25"`` when ``baselines`` is set. The index is cached and the model
+    stays loaded, so calling this repeatedly with different tunings costs only the evaluation.
+    ``details``: write one JSON line per question (answers of every system) there.
+    """
+    _, qpath, _ = dataset_paths(dataset)
+    index_dir = dataset_index(dataset, rebuild=rebuild)
+    questions = load_questions(qpath, limit)
+    result: dict[str, Any] = {
+        "dataset": DATASETS[dataset][0].split("/")[-1], "questions": len(questions),
+        "with_answers": sum(1 for q in questions if q.answers),
+    }
+    log(f"{dataset}: citebot on {len(questions)} questions")
+    result["citebot"], cb_out, answers = run_citebot(index_dir, questions, tuning)
+    outcomes: dict[str, list[Outcome]] = {"citebot": cb_out}
+    if baselines:
+        ps = PassageSet(index_dir)
+        try:
+            result["passages"] = len(ps.pids)
+            result["articles"] = len(ps.articles)
+            log(f"{dataset}: dense baseline")
+            outcomes["dense"] = run_dense(ps, questions)
+            result["dense"] = metrics(questions, outcomes["dense"])
+            log(f"{dataset}: BM25 baseline")
+            outcomes["bm25"], result["bm25_desc"] = run_bm25(ps, questions)
+            result["bm25"] = metrics(questions, outcomes["bm25"])
+        finally:
+            ps.close()
+    if details is not None:
+        with open(details, "w", encoding="utf-8") as f:
+            for i, q in enumerate(questions):
+                rec: dict[str, Any] = {"id": q.id, "question": q.question, "answers": list(q.answers),
+                                       "gold": list(q.gold)}
+                for name, outs in outcomes.items():
+                    o = outs[i]
+                    rec[name] = {"answered": o.answered, "ranked": o.ranked[:5], "quotes": o.quotes[:3]}
+                rec["citebot"]["quote_articles"] = [x.article_id for x in answers[i].quotes[:3]]
+                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    rows = []
+    labels = (("bm25", "BM25 (bm25s)"), ("dense", "dense MiniLM + exact FAISS"), ("citebot", "citebot"))
+    for key, label in labels:
+        if key in result:
+            rows.append([label, *(result[key][c] for c in COLUMNS)])
+    if "dense" in result:
+        rows.append(["Δ citebot − dense", *(
+            f"{result['citebot'][c] - result['dense'][c]:+.3f}" for c in COLUMNS[:-1]), ""])
+    return md_table(["system", *COLUMNS], rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
+    p.add_argument("--only", choices=sorted(DATASETS), default=None)
+    add_common_args(p)
+    args = p.parse_args(argv)
+    require_shared(*(f"{DATASETS[d][0]}/questions.jsonl" for d in DATASETS))
+    names = [args.only] if args.only else list(DATASETS)
+    sections = []
+    for name in names:
+        details = CACHE / f"{DATASETS[name][1]}-details.jsonl"
+        r = run_quality(name, limit=args.limit, baselines=True, rebuild=args.rebuild, details=details)
+        head = (f"### {r['dataset']}: {r['questions']:,} questions ({r['with_answers']:,} with answer "
+                f"strings), {r['articles']:,} articles, {r['passages']:,} passages")
+        body = (f"{head}\n\n{table(r)}\n\nBM25: {r['bm25_desc']}. citebot p95 "
+                f"{r['citebot']['p95 ms']} ms, dense p95 {r['dense']['p95 ms']} ms, BM25 p95 "
+                f"{r['bm25']['p95 ms']} ms. Per-question answers: `benchmarks/.cache/{details.name}`.")
+        print(body + "\n", flush=True)
+        sections.append(body)
+    if args.limit:
+        sections.append(f"(`--limit {args.limit}`: first {args.limit} questions of each set only.)")
+    if not args.no_append:
+        path = append_results("Quality" + (f" (limit {args.limit})" if args.limit else ""),
+                              "\n\n".join(sections))
+        print(f"appended to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

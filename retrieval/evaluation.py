@@ -1,0 +1,115 @@
+"""Measuring answer quality on a question set (the format of ../shared/data/README.md).
+
+Metrics, per question then averaged:
+- ``article_hit@1`` / ``article_hit@5``: a gold article among the first 1 / 5 distinct articles
+  of the ranked retrieval;
+- ``mrr@10``: 1 / rank of the first gold article among the first 10 distinct articles (0 if none);
+- ``quote_hit@1`` / ``quote_hit@3``: over questions with answers, the first quote / any quote
+  contains an answer string (case and white space aside); an abstention is a miss;
+- ``answered``: share of questions answered rather than abstained;
+- ``p50_ms`` / ``p95_ms``: per-question answer latency with the model warm.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .engine import Citebot
+from .errors import InputError
+from .models import Answer
+from .textnorm import normalize
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    gold: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    questions: int
+    with_answers: int
+    article_hit_at_1: float
+    article_hit_at_5: float
+    mrr_at_10: float
+    quote_hit_at_1: float
+    quote_hit_at_3: float
+    answered: float
+    p50_ms: float
+    p95_ms: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        d = asdict(self)
+        return {k.replace("_at_", "@"): v for k, v in d.items()}
+
+
+def load_questions(path: str | Path, limit: int | None = None) -> list[EvalQuestion]:
+    out: list[EvalQuestion] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                out.append(EvalQuestion(str(d["id"]), str(d["question"]),
+                                        tuple(d.get("answers") or ()), tuple(d.get("gold") or ())))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InputError(
+                    f"{path}:{lineno} is not a question record ({exc}); "
+                    'each line needs {"id", "question", "answers", "gold"}'
+                ) from None
+            if limit is not None and len(out) >= limit:
+                break
+    if not out:
+        raise InputError(f"{path} holds no questions; give a JSON Lines file of question records")
+    return out
+
+
+def quote_hit(ans: Answer, answers: Sequence[str], n: int) -> bool:
+    wanted = [normalize(a) for a in answers if a.strip()]
+    return any(w in normalize(q.text) for q in ans.quotes[:n] for w in wanted)
+
+
+def evaluate(
+    bot: Citebot, questions: Sequence[EvalQuestion], *,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalReport:
+    bot.open()  # latency is measured warm
+    hit1 = hit5 = rr = q1 = q3 = answered = 0.0
+    with_answers = 0
+    lat: list[float] = []
+    for i, q in enumerate(questions):
+        t0 = time.perf_counter()
+        ans, ranked = bot.answer_ranked(q.question, depth=10)
+        lat.append((time.perf_counter() - t0) * 1000)
+        gold = set(q.gold)
+        ranks = [r for r, aid in enumerate(ranked) if aid in gold]
+        first = ranks[0] if ranks else None
+        hit1 += first == 0
+        hit5 += first is not None and first < 5
+        rr += 1 / (first + 1) if first is not None else 0.0
+        answered += ans.answered
+        if q.answers:
+            with_answers += 1
+            q1 += quote_hit(ans, q.answers, 1)
+            q3 += quote_hit(ans, q.answers, 3)
+        if progress:
+            progress(i + 1, len(questions))
+    n = len(questions)
+    wa = max(with_answers, 1)
+    return EvalReport(
+        questions=n, with_answers=with_answers,
+        article_hit_at_1=round(hit1 / n, 4), article_hit_at_5=round(hit5 / n, 4),
+        mrr_at_10=round(rr / n, 4), quote_hit_at_1=round(q1 / wa, 4), quote_hit_at_3=round(q3 / wa, 4),
+        answered=round(answered / n, 4),
+        p50_ms=round(float(np.percentile(lat, 50)), 2), p95_ms=round(float(np.percentile(lat, 95)), 2),
+    )
