@@ -118,6 +118,7 @@ def source_fingerprint() -> str:
 
 
 START_FINGERPRINT = source_fingerprint()  # what this process imported
+START_COMMIT = git_commit()
 
 
 def append_results(title: str, body: str) -> Path:
@@ -129,11 +130,13 @@ def append_results(title: str, body: str) -> Path:
             "Appended by the scripts in this folder (see README.md); newest last. Timings come from a\n"
             "shared machine, so compare ratios measured within one run rather than absolute times.\n"
         )
-    commit = git_commit()
+    commit = START_COMMIT
+    if git_commit() != commit:
+        commit += f" (HEAD moved to {git_commit()} during the run)"
     code = f"Code: sources fingerprint {START_FINGERPRINT} (retrieval/, bot/, pyproject.toml)"
     if source_fingerprint() != START_FINGERPRINT:
         code += f", changed to {source_fingerprint()} during the run"
-    if commit.endswith("-dirty"):
+    if START_COMMIT.endswith("-dirty"):
         code += "; the work tree had uncommitted changes"
     section = f"\n## {title} — {date} — commit {commit}\n\nMachine: {machine_info()}  \n{code}\n\n"
     with open(RESULTS, "a", encoding="utf-8") as f:
@@ -225,6 +228,13 @@ def ensure_index(name: str, paths: Sequence[Path], *, rebuild: bool = False, **c
     log(f"index {name}: {report.summary()} ({time.perf_counter() - t0:.0f} s)")
     stamp_file.write_text(json.dumps({"stamp": stamp, "paths": [str(p) for p in paths]}) + "\n")
     return index_dir
+
+
+def describe_embedder(emb: Any) -> str:
+    """The embedder's class and, when it has one, its encoder id (e.g. ``FastEmbedder (onnx-fp32)``)."""
+    name = type(emb).__name__
+    enc = getattr(emb, "encoder_id", None)
+    return f"{name} ({enc})" if enc else name
 
 
 def generation_dir(index_dir: Path) -> Path:

@@ -40,6 +40,7 @@ from _common import (
     CACHE,
     add_common_args,
     append_results,
+    describe_embedder,
     ensure_index,
     log,
     md_table,
@@ -292,6 +293,7 @@ def run_quality(
     result: dict[str, Any] = {
         "dataset": DATASETS[dataset][0].split("/")[-1], "questions": len(questions),
         "with_answers": sum(1 for q in questions if q.answers),
+        "encoder": describe_embedder(shared_embedder()),
     }
     log(f"{dataset}: citebot on {len(questions)} questions")
     result["citebot"], cb_out, answers = run_citebot(index_dir, questions, tuning)
@@ -327,7 +329,7 @@ def table(result: dict[str, Any]) -> str:
     labels = (("bm25", "BM25 (bm25s)"), ("dense", "dense MiniLM + exact FAISS"), ("citebot", "citebot"))
     for key, label in labels:
         if key in result:
-            rows.append([label, *(result[key][c] for c in COLUMNS)])
+            rows.append([label, *(result[key][c] for c in COLUMNS[:-1]), f"{result[key]['p50 ms']:.1f}"])
     if "dense" in result:
         rows.append(["Δ citebot − dense", *(
             f"{result['citebot'][c] - result['dense'][c]:+.3f}" for c in COLUMNS[:-1]), ""])
@@ -348,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         r = run_quality(name, limit=args.limit, baselines=True, rebuild=args.rebuild, details=details)
         head = (f"### {r['dataset']}: {r['questions']:,} questions ({r['with_answers']:,} with answer "
                 f"strings), {r['articles']:,} articles, {r['passages']:,} passages")
-        body = (f"{head}\n\n{table(r)}\n\nBM25: {r['bm25_desc']}. citebot p95 "
+        body = (f"{head}\n\n{table(r)}\n\nEncoder (all three): {r['encoder']}. BM25: {r['bm25_desc']}. "
+                f"citebot p95 "
                 f"{r['citebot']['p95 ms']} ms, dense p95 {r['dense']['p95 ms']} ms, BM25 p95 "
                 f"{r['bm25']['p95 ms']} ms. Per-question answers: `benchmarks/.cache/{details.name}`.")
         print(body + "\n", flush=True)

@@ -131,7 +131,7 @@ def make_engine(settings: Settings, index: Path | None) -> Citebot:
     return Citebot(
         index or settings.index_dir, model=settings.embedding_model,
         passage_tokens=settings.passage_tokens, passage_overlap=settings.passage_overlap,
-        top_k=settings.top_k,
+        top_k=settings.top_k, encoder=settings.encoder, cache_dir=settings.cache_dir,
     )
 
 

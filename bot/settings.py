@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval.embedder import default_cache_dir
 from retrieval.errors import CitebotError
 
 
@@ -30,6 +31,12 @@ class Settings(BaseSettings):
     passage_tokens: int = Field(128, ge=32, le=256, description="word pieces per passage")
     passage_overlap: int = Field(1, ge=0, le=4, description="sentences shared by neighbouring passages")
     top_k: int = Field(5, ge=1, le=50, description="passages retrieved per question")
+    encoder: Literal["auto", "onnx-fp32", "onnx-int8", "sentence-transformers"] = Field(
+        "auto", description="how text is embedded; auto = ONNX fp32 questions, int8 index builds"
+    )
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="where exported ONNX models are kept"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="stderr log level")
 
     discord_token: SecretStr | None = Field(
@@ -50,6 +57,11 @@ class Settings(BaseSettings):
     )
     discord_api_base: str = Field("https://discord.com/api/v10", description="REST base URL")
     discord_gateway_url: str | None = Field(None, description="gateway URL; empty = ask the API")
+
+    @field_validator("articles_dir", "index_dir", "cache_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, v: Path) -> Path:
+        return v.expanduser()
 
     @field_validator("discord_channels", mode="before")
     @classmethod

@@ -96,7 +96,9 @@ def render_sources(items: Sequence[ArticleInfo], style: Style = PLAIN) -> str:
     for a in items:
         date = a.published or "undated"
         url = f"  {style.link(a.url, a.url)}" if a.url else ""
-        lines.append(f"{style.dim(a.id)}  {date}  {style.bold(a.title)}  ({a.passages} passages){url}")
+        # Most ids are the url itself; print it once.
+        ident = "" if a.id == a.url else f"{style.dim(a.id)}  "
+        lines.append(f"{ident}{date}  {style.bold(a.title)}  ({a.passages} passages){url}")
     return "\n".join(lines)
 
 

@@ -41,8 +41,11 @@ def cite_text(
         art = reader.store.article(aid)
         if art is None:
             continue
+        # The cheap C-speed check first; the offset map is built only for a real hit.
+        if not needle or needle not in normalize(art.text):
+            continue
         norm, where = normalize_with_map(art.text)
-        at = norm.find(needle) if needle else -1
+        at = norm.find(needle)
         while at >= 0 and len(matches) < params.max_matches:
             start = where[at]
             end = where[at + len(needle) - 1] + 1

@@ -4,7 +4,7 @@ answers ``answer``, ``cite``, ``search``, ``sources`` and ``article`` calls from
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,27 +45,46 @@ class Citebot:
         passage_tokens: int = 128,
         passage_overlap: int = 1,
         top_k: int = 5,
+        encoder: str = "auto",
+        cache_dir: str | Path | None = None,
         embedder: Embedder | None = None,
-        embedder_factory: Callable[[str], Embedder] | None = None,
         tuning: Tuning | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.config = IndexConfig(model, passage_tokens, passage_overlap)
         self.top_k = top_k
         self.tuning = tuning or Tuning()
+        self.encoder = encoder
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        # One embedder passed in serves both questions and builds (tests share one).
         self._embedder = embedder
-        self._factory = embedder_factory or load_embedder
+        self._index_embedder = embedder
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
+        """Encodes questions (loaded on first use)."""
         if self._embedder is None:
             with self._lock:
                 if self._embedder is None:
-                    self._embedder = self._factory(self.config.model)
+                    self._embedder = load_embedder(
+                        self.config.model, encoder=self.encoder, cache_dir=self.cache_dir
+                    )
         return self._embedder
+
+    @property
+    def index_embedder(self) -> Embedder:
+        """Encodes passages and sentences for a build (may be quantised; loaded on first build)."""
+        if self._index_embedder is None:
+            with self._lock:
+                if self._index_embedder is None:
+                    self._index_embedder = load_embedder(
+                        self.config.model, encoder=self.encoder, cache_dir=self.cache_dir,
+                        purpose="index",
+                    )
+        return self._index_embedder
 
     @property
     def reader(self) -> IndexReader:
@@ -88,7 +107,7 @@ class Citebot:
     def index(
         self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: Progress | None = None
     ) -> IndexReport:
-        report = build_index(paths, self.index_dir, self.config, self.embedder,
+        report = build_index(paths, self.index_dir, self.config, self.index_embedder,
                              rebuild=rebuild, progress=progress)
         if self._reader is not None:
             self._reader.refresh()

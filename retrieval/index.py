@@ -32,9 +32,8 @@ import numpy as np
 
 from . import vectors as vec
 from .chunker import chunk_text
-from .embedder import Embedder
+from .embedder import Embedder, encoder_id
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
-from .loaders import load_articles
 from .models import Article, IndexReport
 from .store import SCHEMA_VERSION, Store
 
@@ -71,6 +70,7 @@ class Manifest:
     sentences: int
     approximate: bool
     built_at: str
+    encoder: str = "sentence-transformers"  # any encoder of the same model gives compatible vectors
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +141,8 @@ def build_index(
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
+    from .loaders import load_articles  # only builds parse files
+
     loaded = load_articles(paths)
     _clean_stale(index_dir)
 
@@ -231,6 +233,7 @@ def _build_into(
             passage_tokens=config.passage_tokens, passage_overlap=config.passage_overlap,
             articles=store.count("articles"), passages=store.count("passages"),
             sentences=store.count("sentences"), approximate=vec.is_approximate(index),
+            encoder=encoder_id(embedder),
             built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
     finally:

@@ -9,6 +9,7 @@ whichever side found it, so the blend compares like with like.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,7 +66,8 @@ def retrieve(
 ) -> list[Candidate]:
     depth = max(params.min_depth, params.depth_factor * k)
     dense = vec.search(reader.faiss, qvec, depth)
-    keyword = reader.store.keyword_search(question, depth)
+    all_bm25 = reader.store.keyword_scores(question)
+    keyword = heapq.nlargest(depth, all_bm25.items(), key=lambda kv: (kv[1], -kv[0]))
     if params.mode == "rrf":
         cands = fuse_rrf(dense, keyword, params)
         missing = [c.passage_id for c in cands[: k * 2] if c.dense_rank is None]
@@ -74,23 +76,19 @@ def retrieve(
             Candidate(c.passage_id, c.score, cos.get(c.passage_id, c.dense), c.dense_rank, c.keyword_rank)
             for c in cands
         ]
-    return _fuse_linear(reader, question, qvec, dense, keyword, params)
+    return _fuse_linear(reader, qvec, dense, keyword, all_bm25, params)
 
 
 def _fuse_linear(
-    reader: IndexReader, question: str, qvec: np.ndarray, dense: list[tuple[int, float]],
-    keyword: list[tuple[int, float]], params: FusionParams,
+    reader: IndexReader, qvec: np.ndarray, dense: list[tuple[int, float]],
+    keyword: list[tuple[int, float]], bm25: dict[int, float], params: FusionParams,
 ) -> list[Candidate]:
     d_rank = {pid: r for r, (pid, _) in enumerate(dense)}
     k_rank = {pid: r for r, (pid, _) in enumerate(keyword)}
     cos = dict(dense)
-    bm25 = dict(keyword)
     ids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in keyword]))
     cos.update(_cosines(reader, qvec, [p for p in ids if p not in cos]))
-    missing_kw = [p for p in ids if p not in bm25]
-    if missing_kw and keyword:
-        bm25.update(reader.store.keyword_scores(question, missing_kw))
-    top_bm25 = max((s for s in bm25.values()), default=0.0)
+    top_bm25 = keyword[0][1] if keyword else 0.0
     sent = _best_sentence_cos(reader, qvec, ids) if params.w_sentence else {}
     out: list[Candidate] = []
     for p in ids:

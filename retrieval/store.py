@@ -252,39 +252,20 @@ class Store:
         )
         return {r[0]: SentenceRow(*r) for r in rows}
 
-    def keyword_search(self, query: str, limit: int) -> list[tuple[int, float]]:
-        """Passage ids ranked by FTS5 bm25 (lower is better in SQLite; returned negated)."""
+    def keyword_scores(self, query: str) -> dict[int, float]:
+        """bm25 (higher is better) of every passage holding any of the query's words.
+
+        SQLite computes bm25 for every match even under ORDER BY ... LIMIT, so one scan that
+        returns them all costs the same as the top few, and answers later look-ups for free.
+        """
         match = fts_query(query)
         if not match:
-            return []
-        rows = self.conn.execute(
-            "SELECT rowid, bm25(passages_fts, 2.0, 1.0) AS s FROM passages_fts"
-            " WHERE passages_fts MATCH ? ORDER BY s LIMIT ?", (match, limit),
-        )
-        return [(int(r[0]), -float(r[1])) for r in rows]
-
-    def keyword_scores(self, query: str, ids: Sequence[int]) -> dict[int, float]:
-        """bm25 of the given passages for the query (absent: the passage has none of its words)."""
-        match = fts_query(query)
-        if not match or not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            "SELECT rowid, bm25(passages_fts, 2.0, 1.0) FROM passages_fts"
-            f" WHERE passages_fts MATCH ? AND rowid IN ({marks})", (match, *ids),
+            "SELECT rowid, bm25(passages_fts, 2.0, 1.0) FROM passages_fts WHERE passages_fts MATCH ?",
+            (match,),
         )
-        return {int(r[0]): -float(r[1]) for r in rows}
-
-    def phrase_search(self, tokens: Sequence[str], limit: int) -> list[int]:
-        """Passage ids whose text holds the tokens as one phrase (verbatim candidates)."""
-        if not tokens:
-            return []
-        phrase = '"' + " ".join(t.replace('"', "") for t in tokens) + '"'
-        rows = self.conn.execute(
-            "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?",
-            (f"text : {phrase}", limit),
-        )
-        return [int(r[0]) for r in rows]
+        return {rowid: -score for rowid, score in rows}
 
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,19 +26,32 @@ def shared_file(rel: str) -> Path:
     return path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # One ONNX export per test session, shared with the CLI subprocesses through the env.
+    if "CITEBOT_CACHE_DIR" not in os.environ:
+        os.environ["CITEBOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="citebot-test-cache-")
+
+
 @pytest.fixture(scope="session")
-def embedder():  # type: ignore[no-untyped-def]
-    from retrieval import SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder()
+def cache_dir() -> Path:
+    return Path(os.environ["CITEBOT_CACHE_DIR"])
 
 
 @pytest.fixture(scope="session")
-def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:  # type: ignore[no-untyped-def]
+def embedder(cache_dir: Path):  # type: ignore[no-untyped-def]
+    """The question encoder citebot uses by default (ONNX fp32: sentence-transformers' vectors)."""
+    from retrieval import load_embedder
+
+    return load_embedder(cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
+    """An index of seeds/ built the way `citebot index` builds it (int8 encoder)."""
     from retrieval import Citebot
 
     d = tmp_path_factory.mktemp("seed-index")
-    Citebot(d, embedder=embedder).index([SEEDS])
+    Citebot(d, cache_dir=cache_dir).index([SEEDS])
     return d
 
 

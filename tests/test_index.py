@@ -144,7 +144,7 @@ def test_killed_build_leaves_old_index_usable(tmp_path: Path, embedder) -> None:
     idx = tmp_path / "index"
     Citebot(idx, embedder=embedder).index([SEEDS])
     before = current_generation(idx)
-    bulk = _synthetic_corpus(tmp_path / "bulk", 600)
+    bulk = _synthetic_corpus(tmp_path / "bulk", 3000)
     env = {**os.environ, "CITEBOT_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "index", str(SEEDS), str(bulk), "--index", str(idx)],
