@@ -201,9 +201,48 @@ def _compatible(bot: Any) -> bool:
     return True
 
 
+def engine_kwargs(encoder: str | None) -> dict[str, Any]:
+    """``{"encoder": encoder}`` when this citebot's engine lets callers choose one, else ``{}``."""
+    import inspect
+
+    from retrieval import Citebot
+
+    if encoder is None:
+        return {}
+    if "encoder" in inspect.signature(Citebot.__init__).parameters:
+        return {"encoder": encoder}
+    log(f"this citebot's engine has no encoder choice; --encoder {encoder} ignored")
+    return {}
+
+
+def index_encoder(index_dir: Path) -> str:
+    """The encoder recorded in an index's manifest (older manifests: sentence-transformers)."""
+    from retrieval.index import read_manifest
+
+    return str(getattr(read_manifest(generation_dir(index_dir)), "encoder", "sentence-transformers"))
+
+
+def _encoder_drift(bot: Any, index_dir: Path) -> bool:
+    """True when citebot would now build this index with another encoder than the cached one."""
+    emb = getattr(bot, "index_embedder", None)  # engines that build with a separate encoder
+    if emb is None:
+        return False
+    want = str(getattr(emb, "encoder_id", "sentence-transformers"))
+    have = index_encoder(index_dir)
+    if want != have:
+        log(f"cached index {index_dir.name} was built by {have}, citebot now builds with {want}; rebuilding")
+        return True
+    return False
+
+
 def ensure_index(name: str, paths: Sequence[Path], *, rebuild: bool = False, **citebot_kwargs: Any) -> Path:
-    """The index of ``paths`` in ``benchmarks/.cache/<name>``: built when missing, incompatible,
-    built from other inputs (then updated incrementally), or when ``rebuild`` is set."""
+    """The index of ``paths`` in ``benchmarks/.cache/<name>``, built as ``Citebot(**citebot_kwargs)``
+    builds it. Built when missing, incompatible, made by another encoder than citebot would use
+    now, or when ``rebuild`` is set; updated incrementally when the input files changed.
+
+    Pass ``encoder=`` (see ``engine_kwargs``) rather than ``embedder=`` so the build uses the
+    encoder citebot itself builds with (it may differ from the question encoder).
+    """
     from retrieval import Citebot
 
     index_dir = CACHE / name
@@ -211,6 +250,8 @@ def ensure_index(name: str, paths: Sequence[Path], *, rebuild: bool = False, **c
     bot = Citebot(index_dir, **citebot_kwargs)
     stamp = _stamp(paths)
     fresh = rebuild or not bot.has_index() or not _compatible(bot)
+    if not fresh and "embedder" not in citebot_kwargs:
+        fresh = _encoder_drift(bot, index_dir)
     if not fresh:
         try:
             same = json.loads(stamp_file.read_text()).get("stamp") == stamp

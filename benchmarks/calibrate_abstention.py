@@ -42,6 +42,7 @@ from _common import (
     append_results,
     describe_embedder,
     ensure_index,
+    index_encoder,
     log,
     md_table,
     require_shared,
@@ -129,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     default = AbstainParams()
     rtqa = [q.question for q in load_questions(rtqa_path, args.limit)]
-    seeds_index = ensure_index("seeds", [SEEDS], rebuild=args.rebuild, embedder=shared_embedder())
+    seeds_index = ensure_index("seeds", [SEEDS], rebuild=args.rebuild)
     own_index = dataset_index("realtimeqa", rebuild=args.rebuild)
 
     f_off = features(seeds_index, rtqa, "realtimeqa on seeds")
@@ -140,8 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (bbc,) = require_shared(BBC)
         n = args.offtopic_articles
         src = subset(bbc, n, CACHE / f"bbc-first-{n}")
-        bbc_index = ensure_index(f"bbc-first-{n}/index", [src], rebuild=args.rebuild,
-                                 embedder=shared_embedder())
+        bbc_index = ensure_index(f"bbc-first-{n}/index", [src], rebuild=args.rebuild)
         f_bbc = features(bbc_index, rtqa, f"realtimeqa on BBC-{n}")
     f_ans = features(seeds_index, [q for q, _, _ in ANSWERABLE], "seed answerable")
     f_un = features(seeds_index, list(UNANSWERABLE), "seed unanswerable")
@@ -185,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"min_passage_cos fixed at {default.min_passage_cos} (default pair: "
         f"{default.min_sentence_cos} / {default.min_passage_cos}). {len(rtqa):,} realtimeqa-dev questions, "
         f"{len(ANSWERABLE)} seed ANSWERABLE, {len(UNANSWERABLE)} UNANSWERABLE. "
-        f"Encoder: {describe_embedder(shared_embedder())}.",
+        f"Questions encoded by {describe_embedder(shared_embedder())}; indexes built by "
+        f"{index_encoder(seeds_index)}.",
         f"Through the passage threshold alone ({default.min_passage_cos}), {passage_only:.1%} of the "
         "realtimeqa questions are answered on the seeds index whatever the sentence threshold.",
         *([f"On the BBC-{args.offtopic_articles} index, the passage threshold alone answers "

@@ -41,7 +41,9 @@ from _common import (
     add_common_args,
     append_results,
     describe_embedder,
+    engine_kwargs,
     ensure_index,
+    index_encoder,
     log,
     md_table,
     percentile,
@@ -58,18 +60,18 @@ DATASETS: dict[str, tuple[str, str]] = {  # option name -> (folder under shared/
 SEARCH_DEPTH = 50  # passages a baseline ranks (articles are the distinct ones among them)
 COLUMNS = ["hit@1", "hit@5", "mrr@10", "quote_hit@1", "quote_hit@3", "answered", "p50 ms"]
 
-_embedder: Any = None
+_embedders: dict[str | None, Any] = {}
 
 
-def shared_embedder() -> Any:
-    """The embedder citebot loads by default, loaded once per process."""
-    global _embedder
-    if _embedder is None:
+def shared_embedder(encoder: str | None = None) -> Any:
+    """The question encoder citebot loads (by default, or for ``encoder``), once per process."""
+    if encoder not in _embedders:
         from retrieval import Citebot
 
-        _embedder = Citebot(CACHE / "_model").embedder
-        _embedder.encode(["warm up"])
-    return _embedder
+        emb = Citebot(CACHE / "_model", **engine_kwargs(encoder)).embedder
+        emb.encode(["warm up"])
+        _embedders[encoder] = emb
+    return _embedders[encoder]
 
 
 def dataset_paths(dataset: str) -> tuple[Path, Path, str]:
@@ -78,9 +80,11 @@ def dataset_paths(dataset: str) -> tuple[Path, Path, str]:
     return arts, qs, cache_name
 
 
-def dataset_index(dataset: str, *, rebuild: bool = False) -> Path:
+def dataset_index(dataset: str, *, rebuild: bool = False, encoder: str | None = None) -> Path:
+    """The cached index of the dataset's articles, built the way citebot builds (with ``encoder``)."""
     arts, _, cache_name = dataset_paths(dataset)
-    return ensure_index(cache_name, [arts], rebuild=rebuild, embedder=shared_embedder())
+    name = cache_name if encoder is None else f"{cache_name}-{encoder}"
+    return ensure_index(name, [arts], rebuild=rebuild, **engine_kwargs(encoder))
 
 
 # -- scoring (the rules of retrieval.evaluation.evaluate) -------------------------------------------
@@ -138,10 +142,11 @@ class _Recorder:
 
 
 def run_citebot(index_dir: Path, questions: Sequence[EvalQuestion], tuning: Any = None,
-                label: str = "citebot") -> tuple[dict[str, float], list[Outcome], list[Any]]:
+                label: str = "citebot", encoder: str | None = None,
+                ) -> tuple[dict[str, float], list[Outcome], list[Any]]:
     from retrieval import Citebot
 
-    bot = Citebot(index_dir, embedder=shared_embedder(), tuning=tuning)
+    bot = Citebot(index_dir, embedder=shared_embedder(encoder), tuning=tuning, **engine_kwargs(encoder))
     rec = _Recorder(bot)
     try:
         report = evaluate(rec, questions, progress=progress_printer(label, 500))  # type: ignore[arg-type]
@@ -221,10 +226,10 @@ class PassageSet:
         self.reader.close()
 
 
-def run_dense(ps: PassageSet, questions: Sequence[EvalQuestion]) -> list[Outcome]:
+def run_dense(ps: PassageSet, questions: Sequence[EvalQuestion], encoder: str | None = None) -> list[Outcome]:
     import faiss
 
-    emb = shared_embedder()
+    emb = shared_embedder(encoder)
     flat = faiss.IndexFlatIP(ps.vectors.shape[1])
     flat.add(ps.vectors)
     depth = min(SEARCH_DEPTH, len(ps.pids))
@@ -248,14 +253,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def run_bm25(ps: PassageSet, questions: Sequence[EvalQuestion]) -> tuple[list[Outcome], str]:
+def run_bm25(ps: PassageSet, questions: Sequence[EvalQuestion],
+             encoder: str | None = None) -> tuple[list[Outcome], str]:
     import bm25s
 
     stemmer = _stemmer()
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(ps.texts, stopwords="en", stemmer=stemmer, show_progress=False),
                     show_progress=False)
-    emb = shared_embedder()
+    emb = shared_embedder(encoder)
     depth = min(SEARCH_DEPTH, len(ps.pids))
     out: list[Outcome] = []
     for q in questions:
@@ -278,25 +284,28 @@ def run_bm25(ps: PassageSet, questions: Sequence[EvalQuestion]) -> tuple[list[Ou
 
 def run_quality(
     dataset: str, tuning: Any = None, limit: int | None = None, *, baselines: bool = False,
-    rebuild: bool = False, details: Path | None = None,
+    rebuild: bool = False, details: Path | None = None, encoder: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate citebot (with ``tuning``, a ``retrieval.engine.Tuning``) on ``dataset``.
 
     Returns ``{"dataset", "questions", "with_answers", "passages", "citebot": {metric: value}}``,
     plus ``"dense"`` and ``"bm25"`` when ``baselines`` is set. The index is cached and the model
     stays loaded, so calling this repeatedly with different tunings costs only the evaluation.
-    ``details``: write one JSON line per question (answers of every system) there.
+    ``details``: write one JSON line per question (answers of every system) there. ``encoder``:
+    as ``Citebot(encoder=...)`` for questions and the build (None: citebot's default); each
+    encoder gets its own cached index.
     """
     _, qpath, _ = dataset_paths(dataset)
-    index_dir = dataset_index(dataset, rebuild=rebuild)
+    index_dir = dataset_index(dataset, rebuild=rebuild, encoder=encoder)
     questions = load_questions(qpath, limit)
     result: dict[str, Any] = {
         "dataset": DATASETS[dataset][0].split("/")[-1], "questions": len(questions),
         "with_answers": sum(1 for q in questions if q.answers),
-        "encoder": describe_embedder(shared_embedder()),
+        "encoder": f"questions {describe_embedder(shared_embedder(encoder))}, "
+                   f"index built by {index_encoder(index_dir)}",
     }
     log(f"{dataset}: citebot on {len(questions)} questions")
-    result["citebot"], cb_out, answers = run_citebot(index_dir, questions, tuning)
+    result["citebot"], cb_out, answers = run_citebot(index_dir, questions, tuning, encoder=encoder)
     outcomes: dict[str, list[Outcome]] = {"citebot": cb_out}
     if baselines:
         ps = PassageSet(index_dir)
@@ -304,10 +313,10 @@ def run_quality(
             result["passages"] = len(ps.pids)
             result["articles"] = len(ps.articles)
             log(f"{dataset}: dense baseline")
-            outcomes["dense"] = run_dense(ps, questions)
+            outcomes["dense"] = run_dense(ps, questions, encoder)
             result["dense"] = metrics(questions, outcomes["dense"])
             log(f"{dataset}: BM25 baseline")
-            outcomes["bm25"], result["bm25_desc"] = run_bm25(ps, questions)
+            outcomes["bm25"], result["bm25_desc"] = run_bm25(ps, questions, encoder)
             result["bm25"] = metrics(questions, outcomes["bm25"])
         finally:
             ps.close()
@@ -340,18 +349,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--limit", type=int, default=None, help="only the first N questions of each set")
     p.add_argument("--only", choices=sorted(DATASETS), default=None)
+    p.add_argument("--encoder", default=None,
+                   help="Citebot(encoder=...) for questions and index builds (default: citebot's own)")
     add_common_args(p)
     args = p.parse_args(argv)
     require_shared(*(f"{DATASETS[d][0]}/questions.jsonl" for d in DATASETS))
     names = [args.only] if args.only else list(DATASETS)
     sections = []
     for name in names:
-        details = CACHE / f"{DATASETS[name][1]}-details.jsonl"
-        r = run_quality(name, limit=args.limit, baselines=True, rebuild=args.rebuild, details=details)
+        suffix = f"-{args.encoder}" if args.encoder else ""
+        details = CACHE / f"{DATASETS[name][1]}{suffix}-details.jsonl"
+        r = run_quality(name, limit=args.limit, baselines=True, rebuild=args.rebuild, details=details,
+                        encoder=args.encoder)
         head = (f"### {r['dataset']}: {r['questions']:,} questions ({r['with_answers']:,} with answer "
                 f"strings), {r['articles']:,} articles, {r['passages']:,} passages")
-        body = (f"{head}\n\n{table(r)}\n\nEncoder (all three): {r['encoder']}. BM25: {r['bm25_desc']}. "
-                f"citebot p95 "
+        body = (f"{head}\n\n{table(r)}\n\nEncoders (all three systems): {r['encoder']}. "
+                f"BM25: {r['bm25_desc']}. citebot p95 "
                 f"{r['citebot']['p95 ms']} ms, dense p95 {r['dense']['p95 ms']} ms, BM25 p95 "
                 f"{r['bm25']['p95 ms']} ms. Per-question answers: `benchmarks/.cache/{details.name}`.")
         print(body + "\n", flush=True)
@@ -359,7 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         sections.append(f"(`--limit {args.limit}`: first {args.limit} questions of each set only.)")
     if not args.no_append:
-        path = append_results("Quality" + (f" (limit {args.limit})" if args.limit else ""),
+        extra = [f"limit {args.limit}"] if args.limit else []
+        extra += [f"--encoder {args.encoder}"] if args.encoder else []
+        path = append_results("Quality" + (f" ({', '.join(extra)})" if extra else ""),
                               "\n\n".join(sections))
         print(f"appended to {path}")
     return 0

@@ -17,6 +17,10 @@ from .models import Chunk, Span
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+# pysbd builds a few thousand distinct regular expressions over a large corpus; with the
+# standard library's cache of 512 it recompiles them over and over (about half its run time).
+re._MAXCACHE = max(getattr(re, "_MAXCACHE", 512), 8192)  # type: ignore[attr-defined]
+
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
 _local = threading.local()
 

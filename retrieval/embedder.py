@@ -157,8 +157,8 @@ def load_embedder(
     """The fastest encoder that gives this model's vectors, falling back to sentence-transformers.
 
     ``auto`` embeds questions with ONNX Runtime in fp32 (same vectors as sentence-transformers,
-    without importing torch) and builds indexes with int8 weights (about 3x the throughput; the
-    benchmarks check that retrieval and quote quality stay within a point of fp32). The ONNX
+    without importing torch) and builds indexes with int8 weights (about 5x the encoding
+    throughput; the benchmarks check that retrieval and quote quality stay within a point of fp32). The ONNX
     files are exported once, locally, from the model's own weights into ``cache_dir``.
     """
     if encoder not in ENCODERS:
