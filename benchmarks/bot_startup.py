@@ -67,7 +67,8 @@ def main() -> int:
         "| figure | value |\n| --- | --- |\n"
         f"| index | `{args.index}` |\n"
         f"| process start -> gateway IDENTIFY, median of {args.runs} | {conn:.2f} s |\n"
-        f"| process start -> first /ask answered (follow-up sent), median of {args.runs} | **{ans:.2f} s** |\n"
+        f"| process start -> first /ask answered (follow-up sent), median of {args.runs} "
+        f"| **{ans:.2f} s** |\n"
         f"| all runs (answered) | {', '.join(f'{r[1]:.2f}' for r in runs)} s |\n"
     )
     print(body)

@@ -28,9 +28,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -46,12 +44,11 @@ from _common import (
     index_encoder,
     log,
     md_table,
-    percentile,
     progress_printer,
     require_shared,
 )
 
-from retrieval.evaluation import EvalQuestion, evaluate, load_questions, quote_hit
+from retrieval.evaluation import EvalQuestion, Outcome, evaluate, load_questions, summarize
 
 DATASETS: dict[str, tuple[str, str]] = {  # option name -> (folder under shared/data, cache name)
     "xquad": ("qa/xquad-en", "xquad-en"),
@@ -89,36 +86,13 @@ def dataset_index(dataset: str, *, rebuild: bool = False, encoder: str | None = 
 
 # -- scoring (the rules of retrieval.evaluation.evaluate) -------------------------------------------
 
-@dataclass
-class Outcome:
-    ranked: list[str]  # distinct article ids, best first
-    quotes: list[str]  # quote texts, best first
-    answered: bool
-    ms: float
-
-
 def metrics(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> dict[str, float]:
-    hit1 = hit5 = rr = q1 = q3 = answered = 0.0
-    with_answers = 0
-    for q, o in zip(questions, outcomes, strict=True):
-        gold = set(q.gold)
-        first = next((r for r, aid in enumerate(o.ranked[:10]) if aid in gold), None)
-        hit1 += first == 0
-        hit5 += first is not None and first < 5
-        rr += 1 / (first + 1) if first is not None else 0.0
-        answered += o.answered
-        if q.answers:
-            with_answers += 1
-            ans = SimpleNamespace(quotes=[SimpleNamespace(text=t) for t in o.quotes])
-            q1 += quote_hit(ans, q.answers, 1)  # type: ignore[arg-type]
-            q3 += quote_hit(ans, q.answers, 3)  # type: ignore[arg-type]
-    n, wa = len(questions), max(with_answers, 1)
-    lat = [o.ms for o in outcomes]
+    """One table row: citebot's own scorer (retrieval.evaluation.summarize) for every system."""
+    d = summarize(questions, outcomes).to_dict()
     return {
-        "hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4), "mrr@10": round(rr / n, 4),
-        "quote_hit@1": round(q1 / wa, 4), "quote_hit@3": round(q3 / wa, 4),
-        "answered": round(answered / n, 4),
-        "p50 ms": round(percentile(lat, 50), 2), "p95 ms": round(percentile(lat, 95), 2),
+        "hit@1": d["article_hit@1"], "hit@5": d["article_hit@5"], "mrr@10": d["mrr@10"],
+        "quote_hit@1": d["quote_hit@1"], "quote_hit@3": d["quote_hit@3"], "answered": d["answered"],
+        "p50 ms": d["p50_ms"], "p95 ms": d["p95_ms"],
     }
 
 
@@ -149,21 +123,12 @@ def run_citebot(index_dir: Path, questions: Sequence[EvalQuestion], tuning: Any 
     bot = Citebot(index_dir, embedder=shared_embedder(encoder), tuning=tuning, **engine_kwargs(encoder))
     rec = _Recorder(bot)
     try:
-        report = evaluate(rec, questions, progress=progress_printer(label, 500))  # type: ignore[arg-type]
+        evaluate(rec, questions, progress=progress_printer(label, 500))  # type: ignore[arg-type]
     finally:
         bot.close()
-    outcomes = [Outcome(ranked, [q.text for q in ans.quotes], ans.answered, ms)
+    outcomes = [Outcome(tuple(ranked), tuple(q.text for q in ans.quotes), ans.answered, ms)
                 for ans, ranked, ms in rec.rows]
-    d = report.to_dict()
-    m = {
-        "hit@1": d["article_hit@1"], "hit@5": d["article_hit@5"], "mrr@10": d["mrr@10"],
-        "quote_hit@1": d["quote_hit@1"], "quote_hit@3": d["quote_hit@3"], "answered": d["answered"],
-        "p50 ms": d["p50_ms"], "p95 ms": d["p95_ms"],
-    }
-    mine = metrics(questions, outcomes)
-    for key in ("hit@1", "hit@5", "mrr@10", "quote_hit@1", "quote_hit@3", "answered"):
-        if abs(mine[key] - m[key]) > 1e-3:
-            log(f"warning: evaluate() says {key}={m[key]}, the baselines' scorer says {mine[key]}")
+    m = metrics(questions, outcomes)
     return m, outcomes, [ans for ans, _, _ in rec.rows]
 
 
@@ -241,7 +206,7 @@ def run_dense(ps: PassageSet, questions: Sequence[EvalQuestion], encoder: str | 
         rows = [int(i) for i in idx[0] if i >= 0]
         quotes = ps.best_sentences(qvec, rows)
         ranked = ps.articles_of(rows)
-        out.append(Outcome(ranked, quotes, bool(quotes), (time.perf_counter() - t0) * 1000))
+        out.append(Outcome(tuple(ranked), tuple(quotes), bool(quotes), (time.perf_counter() - t0) * 1000))
     return out
 
 
@@ -275,7 +240,8 @@ def run_bm25(ps: PassageSet, questions: Sequence[EvalQuestion],
         quotes: list[str] = []
         if rows:  # the sentence pick uses the same model as the dense side
             quotes = ps.best_sentences(emb.encode([q.question])[0], rows)
-        out.append(Outcome(ps.articles_of(rows), quotes, bool(rows), (time.perf_counter() - t0) * 1000))
+        out.append(Outcome(tuple(ps.articles_of(rows)), tuple(quotes), bool(rows),
+                           (time.perf_counter() - t0) * 1000))
     desc = "bm25s " + ("+ Snowball stemmer" if stemmer else "(no stemmer: PyStemmer not installed)")
     return out, desc
 

@@ -22,7 +22,6 @@ import numpy as np
 
 from .engine import Citebot
 from .errors import InputError
-from .models import Answer
 from .textnorm import normalize
 
 
@@ -74,9 +73,46 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[EvalQuest
     return out
 
 
-def quote_hit(ans: Answer, answers: Sequence[str], n: int) -> bool:
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a system did with one question: the shape every system under test reports."""
+
+    ranked: tuple[str, ...]  # distinct article ids, best first
+    quotes: tuple[str, ...]  # quote texts, best first
+    answered: bool
+    ms: float
+
+
+def quote_hit(quotes: Sequence[str], answers: Sequence[str], n: int) -> bool:
     wanted = [normalize(a) for a in answers if a.strip()]
-    return any(w in normalize(q.text) for q in ans.quotes[:n] for w in wanted)
+    return any(w in normalize(q) for q in quotes[:n] for w in wanted)
+
+
+def summarize(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> EvalReport:
+    """The metrics of the module docstring over one system's outcomes."""
+    hit1 = hit5 = rr = q1 = q3 = answered = 0.0
+    with_answers = 0
+    for q, o in zip(questions, outcomes, strict=True):
+        gold = set(q.gold)
+        first = next((r for r, aid in enumerate(o.ranked[:10]) if aid in gold), None)
+        hit1 += first == 0
+        hit5 += first is not None and first < 5
+        rr += 1 / (first + 1) if first is not None else 0.0
+        answered += o.answered
+        if q.answers:
+            with_answers += 1
+            q1 += quote_hit(o.quotes, q.answers, 1)
+            q3 += quote_hit(o.quotes, q.answers, 3)
+    n = max(len(questions), 1)
+    wa = max(with_answers, 1)
+    lat = [o.ms for o in outcomes] or [0.0]
+    return EvalReport(
+        questions=len(questions), with_answers=with_answers,
+        article_hit_at_1=round(hit1 / n, 4), article_hit_at_5=round(hit5 / n, 4),
+        mrr_at_10=round(rr / n, 4), quote_hit_at_1=round(q1 / wa, 4), quote_hit_at_3=round(q3 / wa, 4),
+        answered=round(answered / n, 4),
+        p50_ms=round(float(np.percentile(lat, 50)), 2), p95_ms=round(float(np.percentile(lat, 95)), 2),
+    )
 
 
 def evaluate(
@@ -84,32 +120,12 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalReport:
     bot.open()  # latency is measured warm
-    hit1 = hit5 = rr = q1 = q3 = answered = 0.0
-    with_answers = 0
-    lat: list[float] = []
+    outcomes: list[Outcome] = []
     for i, q in enumerate(questions):
         t0 = time.perf_counter()
         ans, ranked = bot.answer_ranked(q.question, depth=10)
-        lat.append((time.perf_counter() - t0) * 1000)
-        gold = set(q.gold)
-        ranks = [r for r, aid in enumerate(ranked) if aid in gold]
-        first = ranks[0] if ranks else None
-        hit1 += first == 0
-        hit5 += first is not None and first < 5
-        rr += 1 / (first + 1) if first is not None else 0.0
-        answered += ans.answered
-        if q.answers:
-            with_answers += 1
-            q1 += quote_hit(ans, q.answers, 1)
-            q3 += quote_hit(ans, q.answers, 3)
+        ms = (time.perf_counter() - t0) * 1000
+        outcomes.append(Outcome(tuple(ranked), tuple(x.text for x in ans.quotes), ans.answered, ms))
         if progress:
             progress(i + 1, len(questions))
-    n = len(questions)
-    wa = max(with_answers, 1)
-    return EvalReport(
-        questions=n, with_answers=with_answers,
-        article_hit_at_1=round(hit1 / n, 4), article_hit_at_5=round(hit5 / n, 4),
-        mrr_at_10=round(rr / n, 4), quote_hit_at_1=round(q1 / wa, 4), quote_hit_at_3=round(q3 / wa, 4),
-        answered=round(answered / n, 4),
-        p50_ms=round(float(np.percentile(lat, 50)), 2), p95_ms=round(float(np.percentile(lat, 95)), 2),
-    )
+    return summarize(questions, outcomes)
