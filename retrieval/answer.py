@@ -19,11 +19,12 @@ MAX_QUESTION_CHARS = 1000
 class AbstainParams:
     """The articles answer when the best sentence is this close in meaning to the question.
 
-    Calibrated in benchmarks/calibrate_abstention.py: with an index of seeds/ alone, questions
-    about other news (realtimeqa-dev) must abstain, the seed questions in tests must not.
+    Calibrated in benchmarks/calibrate_abstention.py: with an index of seeds/ alone, 95% of the
+    realtimeqa-dev questions (other news) abstain and every seed question in the tests is
+    answered; on realtimeqa's own corpus abstention costs 1 point of ``answered``.
     """
 
-    min_sentence_cos: float = 0.33
+    min_sentence_cos: float = 0.35
     min_passage_cos: float = 0.45
 
 
