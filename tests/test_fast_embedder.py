@@ -172,3 +172,29 @@ def test_unsupported_models_fall_back(tmp_path: Path, caplog: pytest.LogCaptureF
         assert prepare_fast_embedder(str(tmp_path / "nope"), tmp_path / "cache", quantize=False) is None
     assert "roberta" in caplog.text
     assert not (tmp_path / "cache").exists()
+
+
+def test_load_embedder_falls_back_with_one_notice(monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture,
+                                                  tmp_path: Path) -> None:
+    """When the fast path cannot serve a model, citebot says so once and still works."""
+    import retrieval.fastembed as fastembed
+    from retrieval.embedder import load_embedder
+
+    monkeypatch.setattr(fastembed, "load_fast_embedder", lambda *a, **k: None)
+    monkeypatch.setattr(fastembed, "prepare_fast_embedder", lambda *a, **k: None)
+    with caplog.at_level("WARNING", logger="citebot"):
+        emb = load_embedder(DEFAULT_MODEL, cache_dir=tmp_path)
+    assert isinstance(emb, SentenceTransformerEmbedder)
+    notices = [r for r in caplog.records if r.name == "citebot"]
+    assert len(notices) == 1 and "sentence-transformers" in notices[0].getMessage()
+    assert emb.encode(["still works"]).shape == (1, 384)
+
+
+def test_auto_encoder_uses_fp32_for_questions_and_int8_for_builds(cache_dir: Path) -> None:
+    from retrieval.embedder import encoder_id, load_embedder
+
+    assert encoder_id(load_embedder(DEFAULT_MODEL, cache_dir=cache_dir)) == "onnx-fp32"
+    assert encoder_id(load_embedder(DEFAULT_MODEL, cache_dir=cache_dir, purpose="index")) == "onnx-int8"
+    reference = load_embedder(DEFAULT_MODEL, encoder="sentence-transformers")
+    assert encoder_id(reference) == "sentence-transformers"
