@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .models import Match
-from .quotes import QuoteParams, keyword_overlap, score_sentences, stem
+from .quotes import QuoteParams, score_sentences
 from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve
-from .store import SentenceRow, content_words
+from .store import SentenceRow
 from .textnorm import normalize, normalize_with_map, strip_quote_marks
 
 
@@ -59,13 +59,12 @@ def cite_text(
         return tuple(matches[: params.max_matches])
 
     qp = QuoteParams(top_passages=8, keyword_weight=0.3, context_weight=0.0, cue_weight=0.0)
-    scored, texts = score_sentences(reader, claim, qvec, cands, qp)
-    terms = {stem(w) for w in content_words(claim)}
+    scored, _ = score_sentences(reader, claim, qvec, cands, qp)
     out: list[Match] = []
     for sc in scored:
         row = sc.row
-        kw = keyword_overlap(terms, texts[row.article_id][row.start:row.end])
-        mixed = sc.cos + 0.3 * kw
+        # score_sentences already measured the shared words against the same claim.
+        mixed = sc.cos + 0.3 * sc.keyword
         if sc.cos < params.min_paraphrase_cos and mixed < params.min_paraphrase_mixed:
             continue
         art = reader.store.article(row.article_id)

@@ -198,8 +198,7 @@ def _build_into(
 
         todo = new + changed
         plans = _plan(todo, config, embedder)
-        n_passages = sum(len(p[1]) for p in plans)
-        p_vecs, s_vecs = _embed(plans, embedder, progress, n_passages)
+        p_vecs, s_vecs = _embed(plans, embedder, progress)
 
         drop_p: list[int] = []
         drop_s: list[int] = []
@@ -266,8 +265,9 @@ def passage_text(title: str, body: str) -> str:
     return f"{title}\n{body}" if title else body
 
 
-def _embed(plans: Sequence[Plan], embedder: Embedder, progress: Progress | None,
-           total: int) -> tuple[np.ndarray, np.ndarray]:
+def _embed(
+    plans: Sequence[Plan], embedder: Embedder, progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray]:
     p_texts = [passage_text(a.title, a.text[c.start:c.end]) for a, chunks, _ in plans for c in chunks]
     s_texts = [a.text[s:e] for a, _, sents in plans for s, e in sents]
     dim = embedder.dim
@@ -287,7 +287,6 @@ def _embed(plans: Sequence[Plan], embedder: Embedder, progress: Progress | None,
         done += len(s_texts[i:i + step * 4]) // 4
         if progress:
             progress(min(done, grand), grand)
-    del total
     return out_p, out_s
 
 

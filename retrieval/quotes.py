@@ -7,8 +7,9 @@ Each candidate sentence is scored on several kinds of evidence:
 - context: how strongly retrieval scored the best passage holding it, relative to the top one;
 - answer type: a question asking who/when/how many wants a name, a date or a number that the
   question itself does not already contain; a sentence that has one is preferred;
-- neighbours: a sentence that opens with a pronoun ("He said...") takes its predecessor along,
-  and a neighbour that also scores well joins the quote, as long as the pair stays short.
+- neighbours: a sentence that opens with a pronoun ("He said...") takes its predecessor along
+  when that predecessor is among the scored sentences, and a neighbour that also scores well
+  joins the quote, as long as the pair stays short.
 
 The best become quotes of one or two consecutive whole sentences, never overlapping or repeating.
 """
@@ -16,6 +17,7 @@ The best become quotes of one or two consecutive whole sentences, never overlapp
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,17 +98,25 @@ _DATE = re.compile(
 _CAPITAL = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
 
 
-def answer_cue(question: str, sentence: str) -> float:
-    """1 when the sentence offers the kind of thing the question asks for, and something new."""
-    q_words = set(words(question))
+def answer_cue(question: str) -> Callable[[str], float]:
+    """For a question, a scorer giving 1 to a sentence that offers the kind of thing it asks for
+    (a number, a date, or a name the question does not already contain), else 0.
+
+    The question is analysed once here, not once per candidate sentence.
+    """
     if _NUMBER_Q.search(question):
-        return 1.0 if _NUMBER.search(sentence) else 0.0
+        return lambda sentence: 1.0 if _NUMBER.search(sentence) else 0.0
     if _WHEN_Q.search(question):
-        return 1.0 if _DATE.search(sentence) else 0.0
+        return lambda sentence: 1.0 if _DATE.search(sentence) else 0.0
     if _NAME_Q.search(question):
-        names = {m.group(0).lower() for m in _CAPITAL.finditer(sentence)}
-        return 1.0 if names - q_words else 0.0
-    return 0.0
+        q_words = set(words(question))
+
+        def new_name(sentence: str) -> float:
+            names = {m.group(0).lower() for m in _CAPITAL.finditer(sentence)}
+            return 1.0 if names - q_words else 0.0
+
+        return new_name
+    return lambda sentence: 0.0
 
 
 _ANAPHOR = re.compile(
@@ -153,6 +163,7 @@ def score_sentences(
     ids = list(sentences)
     cos = reader.sentence_vectors(ids) @ qvec.ravel()
     q_terms = {stem(w) for w in content_words(question)}
+    cue = answer_cue(question)
     scored: list[ScoredSentence] = []
     for sid, c in zip(ids, cos, strict=True):
         s = sentences[sid]
@@ -162,7 +173,7 @@ def score_sentences(
             params.cos_weight * float(c)
             + params.keyword_weight * kw
             + params.context_weight * context[sid]
-            + (params.cue_weight * answer_cue(question, text) if params.cue_weight else 0.0)
+            + (params.cue_weight * cue(text) if params.cue_weight else 0.0)
         )
         scored.append(ScoredSentence(s, float(c), kw, best_rank[sid], score))
     scored.sort(key=lambda x: -x.score)
@@ -175,13 +186,8 @@ def _overlaps(picks: list[Pick], article_id: str, start: int, end: int) -> bool:
 
 def select_quotes(
     scored: list[ScoredSentence], texts: dict[str, str], params: QuoteParams,
-    neighbours: dict[tuple[str, int], SentenceRow] | None = None,
 ) -> list[Pick]:
-    """Up to ``max_quotes`` non-overlapping, non-repeating quotes, best first.
-
-    ``neighbours`` holds sentences outside the scored set (the one before a scored sentence),
-    so a quote that opens with a pronoun can take its antecedent along.
-    """
+    """Up to ``max_quotes`` non-overlapping, non-repeating quotes, best first."""
     by_pos = {(s.row.article_id, s.row.ordinal): s for s in scored}
     picks: list[Pick] = []
     seen_text: list[str] = []
@@ -194,7 +200,7 @@ def select_quotes(
         if _overlaps(picks, row.article_id, row.start, row.end):
             continue
         text = texts[row.article_id]
-        start, end = _extend(s, text, by_pos, neighbours or {}, params)
+        start, end = _extend(s, text, by_pos, params)
         if _overlaps(picks, row.article_id, start, end):
             start, end = row.start, row.end
         key = normalize(text[start:end])
@@ -207,14 +213,14 @@ def select_quotes(
 
 def _extend(
     s: ScoredSentence, text: str, by_pos: dict[tuple[str, int], ScoredSentence],
-    neighbours: dict[tuple[str, int], SentenceRow], params: QuoteParams,
+    params: QuoteParams,
 ) -> tuple[int, int]:
     row = s.row
     start, end = row.start, row.end
-    prev_scored = by_pos.get((row.article_id, row.ordinal - 1))
-    prev = prev_scored.row if prev_scored else neighbours.get((row.article_id, row.ordinal - 1))
-    if prev is not None and needs_context(text[row.start:row.end]) and end - prev.start <= params.max_chars:
-        return prev.start, end
+    prev = by_pos.get((row.article_id, row.ordinal - 1))
+    if (prev is not None and needs_context(text[row.start:row.end])
+            and end - prev.row.start <= params.max_chars):
+        return prev.row.start, end
     options = [n for n in (by_pos.get((row.article_id, row.ordinal + d)) for d in (1, -1)) if n]
     best_n = max(options, key=lambda n: n.score, default=None)
     if best_n is not None and best_n.score >= params.extend_ratio * s.score:

@@ -227,14 +227,6 @@ class Store:
         )
         return [SentenceRow(*r) for r in rows]
 
-    def sentence_neighbours(self, article_id: str, ordinal: int) -> list[SentenceRow]:
-        rows = self.conn.execute(
-            "SELECT id, article_id, ordinal, start, end FROM sentences"
-            " WHERE article_id = ? AND ordinal BETWEEN ? AND ? ORDER BY ordinal",
-            (article_id, ordinal - 1, ordinal + 1),
-        )
-        return [SentenceRow(*r) for r in rows]
-
     def article_sentences(self, article_id: str) -> list[SentenceRow]:
         rows = self.conn.execute(
             "SELECT id, article_id, ordinal, start, end FROM sentences"
