@@ -10,6 +10,7 @@ Layout::
         passages.faiss        passage vectors keyed by passage id (see vectors.py)
         sentences.npy         float16 sentence vectors, row i is sentence ids[i]
         sentence_ids.npy
+        hubness.npz           how generic each passage and sentence is (see hubness.py)
 
 A build copies the live generation, applies the changes to the copy, writes it out, then
 replaces CURRENT. Killing it at any point leaves CURRENT pointing at the old, complete one.
@@ -44,6 +45,7 @@ DB_NAME = "citebot.sqlite"
 FAISS_NAME = "passages.faiss"
 SENT_VECS = "sentences.npy"
 SENT_IDS = "sentence_ids.npy"
+HUBNESS = "hubness.npz"
 MANIFEST = "manifest.json"
 
 Progress = Callable[[int, int], None]  # (done, total) passages embedded
@@ -223,9 +225,11 @@ def _build_into(
         sent_ids = np.concatenate([sent_ids[keep], np.asarray(add_sids, np.int64)])
         sent_vecs = np.concatenate([sent_vecs[keep], s_vecs.astype(np.float16)])
         order = np.argsort(sent_ids, kind="stable")
-        np.save(gen / SENT_IDS, sent_ids[order])
-        np.save(gen / SENT_VECS, sent_vecs[order])
+        sent_ids, sent_vecs = sent_ids[order], sent_vecs[order]
+        np.save(gen / SENT_IDS, sent_ids)
+        np.save(gen / SENT_VECS, sent_vecs)
         vec.save(index, gen / FAISS_NAME)
+        _save_hubness(gen / HUBNESS, store, index, sent_ids, sent_vecs)
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         manifest = Manifest(
             schema_version=SCHEMA_VERSION, model=embedder.model_id, dim=embedder.dim,
@@ -239,6 +243,22 @@ def _build_into(
         store.close()
     (gen / MANIFEST).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
     return (len(new), len(changed), len(gone), unchanged), manifest
+
+
+def _save_hubness(
+    path: Path, store: Store, index: Any, sent_ids: np.ndarray, sent_vecs: np.ndarray
+) -> None:
+    # Hubness is relative to the whole corpus, so every build recomputes it for every vector
+    # (about 5 s for 14k passages and 39k sentences on two cores), not just for new articles.
+    from .hubness import hub_scores
+
+    pids, pvecs = vec.all_vectors(index)
+    p_owner = store.owners("passages")
+    s_owner = store.owners("sentences")
+    p_hub = hub_scores(pvecs, np.array([p_owner[int(i)] for i in pids], dtype=object))
+    s_hub = hub_scores(sent_vecs, np.array([s_owner[int(i)] for i in sent_ids], dtype=object))
+    order = np.argsort(pids, kind="stable")
+    np.savez(path, passage_ids=pids[order], passage=p_hub[order], sentence=s_hub)
 
 
 Plan = tuple[Article, list[Any], list[tuple[int, int]]]

@@ -35,6 +35,8 @@ class QuoteParams:
     keyword_weight: float = 0.5
     context_weight: float = 0.8
     cue_weight: float = 0.15
+    # Share of a sentence's hubness taken off its cosine (see hubness.py).
+    hub_weight: float = 0.3
     max_chars: int = 300
     max_quotes: int = 3
     # A neighbouring sentence joins the quote when it scores this close to the best one.
@@ -162,15 +164,16 @@ def score_sentences(
             texts[aid] = art.text
     ids = list(sentences)
     cos = reader.sentence_vectors(ids) @ qvec.ravel()
+    hub = reader.sentence_hubs(ids) if params.hub_weight else np.zeros(len(ids), np.float32)
     q_terms = {stem(w) for w in content_words(question)}
     cue = answer_cue(question)
     scored: list[ScoredSentence] = []
-    for sid, c in zip(ids, cos, strict=True):
+    for sid, c, h in zip(ids, cos, hub, strict=True):
         s = sentences[sid]
         text = texts[s.article_id][s.start : s.end]
         kw = keyword_overlap(q_terms, text)
         score = (
-            params.cos_weight * float(c)
+            params.cos_weight * float(c - params.hub_weight * h)
             + params.keyword_weight * kw
             + params.context_weight * context[sid]
             + (params.cue_weight * cue(text) if params.cue_weight else 0.0)

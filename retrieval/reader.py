@@ -13,6 +13,7 @@ from .errors import IndexCorruptError
 from .index import (
     DB_NAME,
     FAISS_NAME,
+    HUBNESS,
     SENT_IDS,
     SENT_VECS,
     IndexConfig,
@@ -42,11 +43,27 @@ class IndexReader:
             # Memory-mapped: a cold process touches only the rows of the sentences it scores.
             self.sentence_ids = np.load(gen / SENT_IDS)
             self.sentence_vecs = np.load(gen / SENT_VECS, mmap_mode="r")
+            self._load_hubness(gen)
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexCorruptError(
                 f"the index in {self.index_dir} is unreadable ({exc}); "
                 f"run `citebot index --rebuild --index {self.index_dir}`"
             ) from exc
+
+    def _load_hubness(self, gen: Path) -> None:
+        # Indexes built before hubness existed have no file: their hubness reads as zero, which
+        # ranks exactly as those versions did, until the next build adds it.
+        n_sent = len(self.sentence_ids)
+        self.passage_hub_ids = np.zeros(0, np.int64)
+        self.passage_hub = np.zeros(0, np.float32)
+        self.sentence_hub = np.zeros(n_sent, np.float32)
+        if not (gen / HUBNESS).exists():
+            return
+        with np.load(gen / HUBNESS) as z:
+            self.passage_hub_ids = z["passage_ids"]
+            self.passage_hub = z["passage"]
+            if len(z["sentence"]) == n_sent:
+                self.sentence_hub = z["sentence"]
 
     def check(self, config: IndexConfig, model_id: str) -> None:
         check_compatible(self.manifest, config, model_id, self.index_dir)
@@ -64,16 +81,34 @@ class IndexReader:
 
     def sentence_vectors(self, ids: list[int]) -> np.ndarray:
         """float32 vectors of the given sentence ids, in order (zeros for unknown ids)."""
-        if not ids:
-            return np.zeros((0, self.manifest.dim), np.float32)
-        want = np.asarray(ids, np.int64)
-        rows = np.searchsorted(self.sentence_ids, want)
-        rows = np.clip(rows, 0, max(len(self.sentence_ids) - 1, 0))
-        ok = self.sentence_ids[rows] == want if len(self.sentence_ids) else np.zeros(len(want), bool)
+        rows, ok = _rows(self.sentence_ids, ids)
         out = np.zeros((len(ids), self.manifest.dim), np.float32)
         if ok.any():
             out[ok] = np.asarray(self.sentence_vecs[rows[ok]], dtype=np.float32)
         return out
 
+    def sentence_hubs(self, ids: list[int]) -> np.ndarray:
+        """Hubness of the given sentence ids, in order (0 for unknown ids)."""
+        return _take(self.sentence_hub, *_rows(self.sentence_ids, ids))
+
+    def passage_hubs(self, ids: list[int]) -> np.ndarray:
+        """Hubness of the given passage ids, in order (0 for unknown ids)."""
+        return _take(self.passage_hub, *_rows(self.passage_hub_ids, ids))
+
     def close(self) -> None:
         self.store.close()
+
+
+def _rows(sorted_ids: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in ``sorted_ids``, and which of them are really there."""
+    want = np.asarray(ids, np.int64)
+    if not len(sorted_ids) or not len(want):
+        return np.zeros(len(want), np.int64), np.zeros(len(want), bool)
+    rows = np.clip(np.searchsorted(sorted_ids, want), 0, len(sorted_ids) - 1)
+    return rows, sorted_ids[rows] == want
+
+
+def _take(values: np.ndarray, rows: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(rows), np.float32)
+    out[ok] = values[rows[ok]]
+    return out

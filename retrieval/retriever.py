@@ -4,7 +4,9 @@ Candidates come from both sides (``depth`` each). Two fusions are available: rec
 fusion, and a linear blend of calibrated scores: the passage's cosine with the question, its
 best sentence's cosine (an answer is usually one sentence, and a passage's single vector blurs
 it), and its bm25 divided by the best bm25 of the query. Every candidate gets every signal,
-whichever side found it, so the blend compares like with like.
+whichever side found it, so the blend compares like with like. Both cosines are discounted by a
+share of the passage's or sentence's hubness (hubness.py), so that generic text which sits
+close to every question stops crowding out the text that answers this one.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ class FusionParams:
     rrf_k: int = 60
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
-    # linear: score = passage_cos * w_passage + sentence_cos * w_sentence + bm25_share * w_keyword
+    # linear: score = (passage_cos - w_hub_passage * passage_hubness) * w_passage
+    #   + max over sentences (sentence_cos - w_hub_sentence * sentence_hubness) * w_sentence
+    #   + bm25_share * w_keyword
     w_passage: float = 1.0
     w_sentence: float = 0.5
     w_keyword: float = 0.25
+    w_hub_passage: float = 0.3
+    w_hub_sentence: float = 0.3
     depth_factor: int = 5  # candidates taken from each side: depth_factor * k, at least min_depth
     min_depth: int = 50
 
@@ -42,7 +48,7 @@ class Candidate:
     dense: float  # cosine of the passage with the question
     dense_rank: int | None
     keyword_rank: int | None
-    sentence: float = 0.0  # best cosine of one of its sentences
+    sentence: float = 0.0  # best cosine of one of its sentences, less its hubness share
     keyword: float = 0.0  # bm25 share of the query's best
 
 
@@ -89,22 +95,28 @@ def _fuse_linear(
     ids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in keyword]))
     cos.update(_cosines(reader, qvec, [p for p in ids if p not in cos]))
     top_bm25 = keyword[0][1] if keyword else 0.0
-    sent = _best_sentence_cos(reader, qvec, ids) if params.w_sentence else {}
+    sent = _best_sentence_cos(reader, qvec, ids, params.w_hub_sentence) if params.w_sentence else {}
+    hub = dict(zip(ids, reader.passage_hubs(ids).tolist(), strict=True))
     out: list[Candidate] = []
     for p in ids:
         kw = bm25.get(p, 0.0) / top_bm25 if top_bm25 > 0 else 0.0
         sc = sent.get(p, 0.0)
-        score = params.w_passage * cos.get(p, 0.0) + params.w_sentence * sc + params.w_keyword * kw
+        pc = cos.get(p, 0.0) - params.w_hub_passage * hub[p]
+        score = params.w_passage * pc + params.w_sentence * sc + params.w_keyword * kw
         out.append(Candidate(p, score, cos.get(p, 0.0), d_rank.get(p), k_rank.get(p), sc, kw))
     out.sort(key=lambda c: (-c.score, c.passage_id))
     return out
 
 
-def _best_sentence_cos(reader: IndexReader, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
+def _best_sentence_cos(
+    reader: IndexReader, qvec: np.ndarray, ids: list[int], w_hub: float
+) -> dict[int, float]:
     rows = reader.store.passages(ids)
     spans = [(pid, r.first_sentence, r.last_sentence) for pid, r in rows.items()]
     sids = [s for _, a, b in spans for s in range(a, b + 1)]
     cos = reader.sentence_vectors(sids) @ qvec.ravel()
+    if w_hub:
+        cos = cos - w_hub * reader.sentence_hubs(sids)
     out: dict[int, float] = {}
     at = 0
     for pid, a, b in spans:

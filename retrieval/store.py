@@ -202,6 +202,11 @@ class Store:
                 out[aid] = art
         return out
 
+    def owners(self, table: str) -> dict[int, str]:
+        """Article id of every passage or sentence."""
+        assert table in ("passages", "sentences")
+        return dict(self.conn.execute(f"SELECT id, article_id FROM {table}"))
+
     def list_articles(self) -> list[ArticleInfo]:
         rows = self.conn.execute(
             "SELECT a.id, a.title, a.url, a.published, a.source, count(p.id)"
