@@ -2,7 +2,8 @@
 
 Each candidate sentence is scored on several kinds of evidence:
 
-- meaning: its cosine with the question (vectors computed at index time, so this is a lookup);
+- meaning: its cosine with the question (vectors computed at index time, so this is a lookup),
+  less a share of its hubness (hubness.py);
 - words: the share of the question's content words it contains;
 - context: how strongly retrieval scored the best passage holding it, relative to the top one;
 - answer type: a question asking who/when/how many wants a name, a date or a number that the
