@@ -148,7 +148,8 @@ def build_index(
     loaded = load_articles(paths)
     _clean_stale(index_dir)
 
-    old_gen = None if rebuild else current_generation(index_dir)
+    live = current_generation(index_dir)
+    old_gen = None if rebuild else live
     if old_gen is not None:
         check_compatible(read_manifest(old_gen), config, embedder.model_id, index_dir)
     new_gen = index_dir / f".building-{os.getpid()}-{time.time_ns()}"
@@ -164,8 +165,10 @@ def build_index(
     except BaseException:
         shutil.rmtree(new_gen, ignore_errors=True)
         raise
-    if old_gen is not None and old_gen != final:
-        shutil.rmtree(old_gen, ignore_errors=True)
+    # Readers that still have the old generation open keep their open files (POSIX semantics)
+    # until they refresh; a rebuild replaces the live generation just as an update does.
+    if live is not None and live != final:
+        shutil.rmtree(live, ignore_errors=True)
     log.info("index %s: %d articles, %d passages", final, manifest.articles, manifest.passages)
     return IndexReport(
         added=report[0], updated=report[1], removed=report[2], unchanged=report[3],

