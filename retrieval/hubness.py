@@ -73,10 +73,13 @@ def _neighbour_index(faiss: Any, vectors: np.ndarray, exact_below: int) -> Any:
     if n < exact_below:
         index = faiss.IndexFlatIP(dim)
     else:
-        nlist = int(4 * math.sqrt(n))
+        # Fewer lists than the query index (vectors.py) and 40 training points each (FAISS's
+        # floor is 39): on 39k BBC sentences this matches exact search at correlation 0.995 in a
+        # quarter of the time.
+        nlist = int(2 * math.sqrt(n))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
-        sample = rng.choice(n, size=min(n, 64 * nlist), replace=False)
+        sample = rng.choice(n, size=min(n, 40 * nlist), replace=False)
         index.train(np.asarray(vectors[np.sort(sample)], np.float32))
         index.nprobe = 16
     for lo in range(0, n, _BLOCK):
