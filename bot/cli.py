@@ -106,12 +106,13 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level), stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Article warnings are for the user, one plain line each.
-    loaders = logging.getLogger("citebot.loaders")
-    loaders.propagate = False
+    # Warnings about articles and index files are for the user, one plain line each.
     h = logging.StreamHandler(sys.stderr)
     h.setFormatter(logging.Formatter("citebot: warning: %(message)s"))
-    loaders.addHandler(h)
+    for name in ("citebot.loaders", "citebot.reader"):
+        user = logging.getLogger(name)
+        user.propagate = False
+        user.addHandler(h)
     for noisy in ("sentence_transformers", "transformers", "httpx", "urllib3", "filelock", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

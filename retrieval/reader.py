@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from .index import (
     require_generation,
 )
 from .store import Store
+
+log = logging.getLogger("citebot.reader")
 
 
 class IndexReader:
@@ -59,11 +63,18 @@ class IndexReader:
         self.sentence_hub = np.zeros(n_sent, np.float32)
         if not (gen / HUBNESS).exists():
             return
-        with np.load(gen / HUBNESS) as z:
-            self.passage_hub_ids = z["passage_ids"]
-            self.passage_hub = z["passage"]
-            if len(z["sentence"]) == n_sent:
-                self.sentence_hub = z["sentence"]
+        try:
+            with np.load(gen / HUBNESS) as z:
+                p_ids, p_hub, s_hub = z["passage_ids"], z["passage"], z["sentence"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # Ranking without it still works; quietly worse answers would not be acceptable.
+            log.warning(
+                "%s is damaged (%s); answering without hubness. Run `citebot index --rebuild "
+                "--index %s` to restore it", gen / HUBNESS, exc, self.index_dir,
+            )
+            return
+        if len(p_ids) == len(p_hub) and len(s_hub) == n_sent:
+            self.passage_hub_ids, self.passage_hub, self.sentence_hub = p_ids, p_hub, s_hub
 
     def check(self, config: IndexConfig, model_id: str) -> None:
         check_compatible(self.manifest, config, model_id, self.index_dir)

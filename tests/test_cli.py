@@ -137,6 +137,23 @@ def test_mismatched_index_names_the_fix(seed_index_dir: Path) -> None:
     assert "citebot index --rebuild" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_damaged_hubness_file_warns_and_still_answers(seed_index_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from retrieval.index import HUBNESS, current_generation
+
+    idx = tmp_path / "index"
+    shutil.copytree(seed_index_dir, idx)
+    gen = current_generation(idx)
+    assert gen is not None
+    (gen / HUBNESS).write_bytes(b"PK\x03\x04 not really a zip file")
+    r = run("ask", "What did Germany's foreign ministry urge Moscow to do?", index=idx)
+    assert r.returncode == 0 and "restraint" in r.stdout
+    warning = r.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("citebot: warning:")
+    assert "citebot index --rebuild" in warning[0] and "Traceback" not in r.stderr
+
+
 def test_invalid_setting_is_one_line(tmp_path: Path) -> None:
     r = run("sources", index=tmp_path, env={"CITEBOT_TOP_K": "zero"})
     assert r.returncode == 2 and "CITEBOT_TOP_K" in r.stderr
