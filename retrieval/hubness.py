@@ -58,9 +58,9 @@ def hub_scores(
                 short += (lo + np.flatnonzero(count < k)).tolist()
         # Rows whose nearest neighbours are nearly all from their own (long) article: look
         # deeper, as deep as the article is long.
+        sizes = np.bincount(groups)
         for row in short:
-            sizes = int(np.count_nonzero(groups == groups[row]))
-            deep = min(k + sizes, n)
+            deep = min(k + int(sizes[groups[row]]), n)
             sims, ids = index.search(np.asarray(vectors[row:row + 1], np.float32), deep)
             out[row] = _mean_other(sims, ids, groups, groups[row:row + 1], k)[0][0]
     finally:

@@ -57,6 +57,16 @@ def test_neighbours_from_the_same_article_do_not_count(embedder) -> None:  # typ
     assert h_other[0] > h_same[0] + 0.05  # with the copy counted, cosine 1 enters the mean
 
 
+def test_an_article_of_near_copies_looks_past_its_own_rows(embedder) -> None:  # type: ignore[no-untyped-def]
+    vecs, groups = _seed_sentences(embedder)
+    # 30 copies of one sentence in one article fill every first-round neighbour slot with
+    # same-article rows; the deeper second search must still find other articles' rows.
+    copies = np.vstack([vecs, np.repeat(vecs[:1], 30, axis=0)])
+    labels = np.append(groups, ["copies"] * 30).astype(object)
+    got = hub_scores(copies, labels, k=5)
+    np.testing.assert_allclose(got, _brute_force(copies, labels, 5), atol=1e-5)
+
+
 def test_one_article_or_none_has_no_hubness(embedder) -> None:  # type: ignore[no-untyped-def]
     vecs, _ = _seed_sentences(embedder)
     assert not hub_scores(vecs, np.array(["a"] * len(vecs), dtype=object)).any()
