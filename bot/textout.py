@@ -98,7 +98,8 @@ def render_sources(items: Sequence[ArticleInfo], style: Style = PLAIN) -> str:
         url = f"  {style.link(a.url, a.url)}" if a.url else ""
         # Most ids are the url itself; print it once.
         ident = "" if a.id == a.url else f"{style.dim(a.id)}  "
-        lines.append(f"{ident}{date}  {style.bold(a.title)}  ({a.passages} passages){url}")
+        count = f"{a.passages} passage{'s' if a.passages != 1 else ''}"
+        lines.append(f"{ident}{date}  {style.bold(a.title)}  ({count}){url}")
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ exist at all raises ``LoadError``, since that is almost always a typo in the com
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import html
@@ -154,7 +155,7 @@ def _load(
         if kind is None:
             known = ", ".join(EXTENSIONS)
             raise _SkipError(f"unsupported file type {path.suffix or '(none)'!r}; use {known}")
-        records, problems = _parse(kind, _read_text(path))
+        records, problems = _parse(kind, _read_text(path, kind))
     except _SkipError as exc:
         return [], [_skip(path, str(exc))]
     rel = path.name
@@ -167,21 +168,48 @@ def _load(
     )
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, kind: str | None = None) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise _SkipError(f"cannot read it ({exc.strerror or exc})") from exc
+    text = _decode(data, path, html=kind == "html")
+    if not text.strip():
+        raise _SkipError("empty file")
+    return text
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+# C0 controls that text files do not contain (tab, newlines and form feed are fine); random
+# bytes hold about 12% of them, so a few percent means the file is not text in any encoding.
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\f")
+
+
+def _decode(data: bytes, path: Path, html: bool) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _SkipError("UTF-16 text; re-save it as UTF-8")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise _SkipError("damaged UTF-16 text; re-save it as UTF-8") from exc
     if b"\x00" in data:
         raise _SkipError("binary file, not text")
     try:
-        text = data.decode("utf-8-sig")  # also plain UTF-8; drops the BOM some editors write
-    except UnicodeDecodeError as exc:
-        raise _SkipError("not UTF-8 text; re-save it as UTF-8") from exc
-    if not text.strip():
-        raise _SkipError("empty file")
+        return data.decode("utf-8-sig")  # also plain UTF-8; drops the BOM some editors write
+    except UnicodeDecodeError:
+        pass
+    if len(data.translate(None, _CONTROL)) < len(data) * 0.98:
+        raise _SkipError("binary file, not text")
+    encoding = "cp1252"
+    if html and (m := _META_CHARSET.search(data[:4096])):
+        with contextlib.suppress(LookupError):
+            encoding = codecs.lookup(m.group(1).decode("ascii")).name
+    # Legacy news archives are mostly Windows-1252 (which browsers also assume for Latin-1);
+    # guessing from the bytes alone misreads short English texts more often than this does.
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding, text = "latin-1", data.decode("latin-1")
+    log.info("%s is not UTF-8; read it as %s", path, encoding)
     return text
 
 
@@ -271,7 +299,10 @@ def _parse_text(text: str) -> _Record:
         author, body_from = None, start + 1
     body = join_paragraphs(markdown_blocks("\n".join(lines[body_from:])))
     if not body:
-        raise _SkipError("no body text after the title line")
+        # A one-line note has no title line: that line is its body, and the title is derived.
+        body, title = title, ""
+    if not body:
+        raise _SkipError("no text besides the original url")
     return _Record(text=body, title=title, url=url, published=published, author=author)
 
 

@@ -90,6 +90,10 @@ def test_sources(seed_index_dir: Path) -> None:
     assert {i["url"] for i in items} == {BORDER, SVR}
     r = run("sources", index=seed_index_dir)
     assert "2 articles indexed" in r.stdout
+    counts = {i["url"]: i["passages"] for i in items}
+    for url, n in counts.items():
+        [line] = [row for row in r.stdout.splitlines() if row.endswith(url)]
+        assert f"({n} passage{'s' if n != 1 else ''})" in line
 
 
 def test_chat_through_stdin(seed_index_dir: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from retrieval.errors import LoadError
 from retrieval.loaders import LoadResult, load_articles, load_file
 from retrieval.models import Article
+from retrieval.textclean import fallback_title
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_BORDER = SEEDS / "000_69cd93adf557b6b8.txt"
@@ -392,12 +393,11 @@ def test_bad_files_are_skipped_and_the_rest_loads(
 ) -> None:
     write(tmp_path / "b_good.txt", "Good Title\n\nGood body.\n")
     (tmp_path / "a_binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary\x00junk")
-    (tmp_path / "c_latin1.txt").write_bytes(
-        "Caf\u00e9 au lait\n\nna\u00efve body".encode("latin-1")
-    )
+    # No NUL bytes, so only the share of control characters gives it away.
+    (tmp_path / "c_binary.txt").write_bytes(bytes(range(1, 256)) * 8)
     write(tmp_path / "d_empty.md", "")
     write(tmp_path / "e_blank.txt", "  \n\t\n")
-    write(tmp_path / "f_title_only.txt", "Just a title\n")
+    write(tmp_path / "f_url_only.txt", "Original url: https://example.com/a\n")
     write(tmp_path / "notes.pdf", "ignored: unknown extension inside a folder")
     write(tmp_path / ".hidden.txt", "Hidden\n\nNot loaded.\n")
     write(tmp_path / ".git" / "x.txt", "Hidden dir\n\nNot loaded.\n")
@@ -407,10 +407,10 @@ def test_bad_files_are_skipped_and_the_rest_loads(
     reasons = {Path(s.path).name: s.reason for s in result.skipped}
     assert reasons == {
         "a_binary.txt": "binary file, not text",
-        "c_latin1.txt": "not UTF-8 text; re-save it as UTF-8",
+        "c_binary.txt": "binary file, not text",
         "d_empty.md": "empty file",
         "e_blank.txt": "empty file",
-        "f_title_only.txt": "no body text after the title line",
+        "f_url_only.txt": "no text besides the original url",
     }
     for name in reasons:
         assert name in caplog.text
@@ -440,6 +440,33 @@ def test_utf8_bom_and_crlf(tmp_path: Path) -> None:
     path.write_bytes("\ufeffTitle\r\n\r\nMay 5, 2020\r\n\r\nBody line.\r\n".encode())
     [article], _ = load_file(path)
     assert (article.title, article.published, article.text) == ("Title", "2020-05-05", "Body line.")
+
+
+def test_legacy_encodings_are_read_not_skipped(tmp_path: Path) -> None:
+    title = "Caf\u00e9 owners \u2013 \u201cna\u00efve\u201d"
+    body = "Rents in M\u00fcnchen rose by 12 percent, the Stra\u00dfe association said."
+    (tmp_path / "cp1252.txt").write_bytes(f"{title}\n\n{body}\n".encode("cp1252"))
+    (tmp_path / "utf16.txt").write_bytes(f"{title}\n\n{body}\n".encode("utf-16"))
+    cyrillic = "Мэр Москвы заявил"
+    page = (
+        '<html><head><meta charset="windows-1251"><title>Moscow news</title></head><body>'
+        f"<article><p>{cyrillic} о новых правилах для метро и автобусов в городе.</p>"
+        "</article></body></html>"
+    )
+    (tmp_path / "page.html").write_bytes(page.encode("cp1251"))
+    result = load_articles([tmp_path])
+    assert result.skipped == ()
+    texts = {Path(a.path or "").name: a for a in result.articles}
+    for name in ("cp1252.txt", "utf16.txt"):
+        assert (texts[name].title, texts[name].text) == (title, body)
+    assert texts["page.html"].text.startswith(cyrillic)
+
+
+def test_a_one_line_note_is_its_own_body(tmp_path: Path) -> None:
+    line = "The council voted on Monday to close the Elm Street bridge for repairs."
+    [article], skipped = load_file(write(tmp_path / "note.txt", line + "\n"))
+    assert skipped == []
+    assert (article.text, article.title) == (line, fallback_title(line))
 
 
 def test_folder_walk_is_sorted_and_ids_are_relative(tmp_path: Path) -> None:
