@@ -60,11 +60,12 @@ class Features:
     has_sentences: bool
     best_sentence: float
     best_passage: float
+    first_quote: str = ""
 
 
 def features(index_dir: Path, questions: Sequence[str], label: str) -> list[Features]:
     from retrieval import Citebot
-    from retrieval.quotes import score_sentences
+    from retrieval.quotes import score_sentences, select_quotes
     from retrieval.retriever import retrieve
 
     bot = Citebot(index_dir, embedder=shared_embedder())
@@ -77,9 +78,12 @@ def features(index_dir: Path, questions: Sequence[str], label: str) -> list[Feat
         out = []
         for i, (q, v) in enumerate(zip(qs, vecs, strict=True)):
             cands = retrieve(reader, q, v, max(k, t.quotes.top_passages), t.fusion)
-            scored, _ = score_sentences(reader, q, v, cands, t.quotes)
+            scored, texts = score_sentences(reader, q, v, cands, t.quotes)
             best_p = max((c.dense for c in cands[:5]), default=0.0)
-            out.append(Features(q, bool(scored), scored[0].cos if scored else float("-inf"), best_p))
+            picks = select_quotes(scored, texts, t.quotes)[:1]
+            quote = "".join(texts[p.article_id][p.start : p.end] for p in picks)
+            best_s = scored[0].cos if scored else float("-inf")
+            out.append(Features(q, bool(scored), best_s, best_p, quote))
             if (i + 1) % 1000 == 0:
                 log(f"{label}: {i + 1}/{len(qs)}")
     finally:
@@ -201,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         notes.append(f"(`--limit {args.limit}`: first {args.limit} realtimeqa questions only.)")
     body = md_table(header, rows) + "\n\n" + "\n".join(f"- {n}" for n in notes)
+    wanted = [q.answers for q in load_questions(rtqa_path, args.limit)]
+    body += "\n\n" + weak_tier(default, f_off, f_bbc, f_ans, f_own, wanted, args.offtopic_articles)
     print(body, flush=True)
     if mismatches:
         log(f"warning: the in-memory rule disagreed with Citebot.answer on {mismatches} questions")
@@ -209,6 +215,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                               body)
         print(f"appended to {path}")
     return 0
+
+
+def weak_tier(
+    default: Any, f_off: Sequence[Features], f_bbc: Sequence[Features], f_ans: Sequence[Features],
+    f_own: Sequence[Features], wanted_by_q: Sequence[Sequence[str]], n_bbc: int,
+) -> str:
+    """How the weak-match mark (best sentence below ``strong_sentence_cos``) splits answers.
+
+    Off-topic answers should mostly be marked; answers on the questions' own corpus mostly not,
+    and those marked should be right less often (quote_hit@1 by tier), or the mark says nothing.
+    """
+    from retrieval.evaluation import quote_hit
+
+    def weak_share(feats: Sequence[Features], thr: float) -> str:
+        given = [f for f in feats if answers(f, default)]
+        return f"{sum(f.best_sentence < thr for f in given) / max(len(given), 1):.1%}" if given else "-"
+
+    rows = []
+    for thr in [round(0.40 + i * 0.05, 2) for i in range(5)]:
+        tiers: dict[bool, list[bool]] = {True: [], False: []}
+        for f, wanted in zip(f_own, wanted_by_q, strict=True):
+            if wanted and answers(f, default):
+                tiers[f.best_sentence < thr].append(quote_hit([f.first_quote], wanted, 1))
+        hit = {k: f"{sum(v) / len(v):.3f} ({len(v)})" if v else "-" for k, v in tiers.items()}
+        mark = " (default)" if thr == default.strong_sentence_cos else ""
+        rows.append([f"{thr:.2f}{mark}", weak_share(f_off, thr), *([weak_share(f_bbc, thr)] if f_bbc else []),
+                     weak_share(f_ans, thr), weak_share(f_own, thr), hit[False], hit[True]])
+    header = ["strong_sentence_cos", "realtimeqa on seeds: answers marked weak ↑",
+              *([f"realtimeqa on BBC-{n_bbc}: answers marked weak ↑"] if f_bbc else []),
+              "seed ANSWERABLE marked weak ↓", "realtimeqa on own corpus: marked weak ↓",
+              "own corpus quote_hit@1, strong (n)", "own corpus quote_hit@1, weak (n)"]
+    return ("### Weak-match mark\n\nAnswers given at the default abstention thresholds, split by "
+            "`AbstainParams.strong_sentence_cos`.\n\n" + md_table(header, rows))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ ALLOWED_MENTIONS = discord.AllowedMentions.none()
 
 ANSWER_COLOUR = discord.Colour.blurple()
 NO_ANSWER_COLOUR = discord.Colour.light_grey()
+WEAK_COLOUR = discord.Colour.gold()
+WEAK_FOOTER = "Weak match: the closest passages, which may not answer the question."
 CITE_COLOUR = discord.Colour.teal()
 
 NOT_COVERED = "The indexed articles do not cover this."
@@ -220,9 +222,12 @@ def _answer_attempt(ans: Answer, title: str, max_quotes: int) -> discord.Embed:
     lines = [_source_line(s) for s in sorted(ans.sources, key=lambda s: s.n) if s.n in cited]
     total = len(ans.quotes)
     footer = "Verbatim quotes from the indexed articles; [n] marks the source."
+    if ans.weak:
+        footer = WEAK_FOOTER + " " + footer
     if used < total:
         footer += f" Showing {used} of {total} quotes."
-    embed = discord.Embed(title=title, description=description, colour=ANSWER_COLOUR)
+    colour = WEAK_COLOUR if ans.weak else ANSWER_COLOUR
+    embed = discord.Embed(title=title, description=description, colour=colour)
     for name, value in _pack_fields("Sources", lines):
         embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text=footer)

@@ -51,6 +51,9 @@ def _source_line(s: Source | ArticleInfo, n: int | None, style: Style) -> str:
     return f"{head}{title}{date}{url}"
 
 
+WEAK_NOTE = "Weak match: these are the closest passages, and may not answer the question."
+
+
 def render_answer(ans: Answer, style: Style = PLAIN) -> str:
     if not ans.answered:
         out = ["The indexed articles do not answer this question."]
@@ -60,6 +63,8 @@ def render_answer(ans: Answer, style: Style = PLAIN) -> str:
             out.extend(_source_line(s, None, style).replace("\n", "\n ") for s in ans.closest)
         return "\n".join(out)
     parts = [_block(q.text, style, style.accent(f"[{q.n}]")) for q in ans.quotes]
+    if ans.weak:
+        parts.insert(0, style.dim(WEAK_NOTE))
     sources = "\n".join(_source_line(s, s.n, style) for s in ans.sources)
     return "\n\n".join(parts) + "\n\n" + style.bold("Sources") + "\n" + sources
 

@@ -7,6 +7,7 @@ Metrics, per question then averaged:
 - ``quote_hit@1`` / ``quote_hit@3``: over questions with answers, the first quote / any quote
   contains an answer string (case and white space aside); an abstention is a miss;
 - ``answered``: share of questions answered rather than abstained;
+- ``weak``: share of questions answered but marked weak (the best quote only loosely related);
 - ``p50_ms`` / ``p95_ms``: per-question answer latency with the model warm.
 """
 
@@ -43,6 +44,7 @@ class EvalReport:
     quote_hit_at_1: float
     quote_hit_at_3: float
     answered: float
+    weak: float
     p50_ms: float
     p95_ms: float
 
@@ -81,6 +83,7 @@ class Outcome:
     quotes: tuple[str, ...]  # quote texts, best first
     answered: bool
     ms: float
+    weak: bool = False
 
 
 def quote_hit(quotes: Sequence[str], answers: Sequence[str], n: int) -> bool:
@@ -90,7 +93,7 @@ def quote_hit(quotes: Sequence[str], answers: Sequence[str], n: int) -> bool:
 
 def summarize(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> EvalReport:
     """The metrics of the module docstring over one system's outcomes."""
-    hit1 = hit5 = rr = q1 = q3 = answered = 0.0
+    hit1 = hit5 = rr = q1 = q3 = answered = weak = 0.0
     with_answers = 0
     for q, o in zip(questions, outcomes, strict=True):
         gold = set(q.gold)
@@ -99,6 +102,7 @@ def summarize(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) ->
         hit5 += first is not None and first < 5
         rr += 1 / (first + 1) if first is not None else 0.0
         answered += o.answered
+        weak += o.answered and o.weak
         if q.answers:
             with_answers += 1
             q1 += quote_hit(o.quotes, q.answers, 1)
@@ -110,7 +114,7 @@ def summarize(questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) ->
         questions=len(questions), with_answers=with_answers,
         article_hit_at_1=round(hit1 / n, 4), article_hit_at_5=round(hit5 / n, 4),
         mrr_at_10=round(rr / n, 4), quote_hit_at_1=round(q1 / wa, 4), quote_hit_at_3=round(q3 / wa, 4),
-        answered=round(answered / n, 4),
+        answered=round(answered / n, 4), weak=round(weak / n, 4),
         p50_ms=round(float(np.percentile(lat, 50)), 2), p95_ms=round(float(np.percentile(lat, 95)), 2),
     )
 
@@ -125,7 +129,8 @@ def evaluate(
         t0 = time.perf_counter()
         ans, ranked = bot.answer_ranked(q.question, depth=10)
         ms = (time.perf_counter() - t0) * 1000
-        outcomes.append(Outcome(tuple(ranked), tuple(x.text for x in ans.quotes), ans.answered, ms))
+        quotes = tuple(x.text for x in ans.quotes)
+        outcomes.append(Outcome(tuple(ranked), quotes, ans.answered, ms, ans.weak))
         if progress:
             progress(i + 1, len(questions))
     return summarize(questions, outcomes)

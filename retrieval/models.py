@@ -100,11 +100,15 @@ class Answer:
     sources: tuple[Source, ...] = ()
     # The closest articles when the answer abstains, so front ends can point somewhere.
     closest: tuple[Source, ...] = field(default=(), compare=False)
+    # Answered, but the best sentence is only loosely related: the quotes are the closest the
+    # articles come and may not answer the question. Front ends say so.
+    weak: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answered": self.answered,
+            "weak": self.weak,
             "quotes": [q.to_dict() for q in self.quotes],
             "sources": [s.to_dict() for s in self.sources],
         }

@@ -49,7 +49,7 @@ def test_ask_json(seed_index_dir: Path) -> None:
     d = json.loads(r.stdout)
     assert d["answered"] is True and d["quotes"][0]["url"] == SVR
     assert "hysteria" in d["quotes"][0]["text"]
-    assert set(d) == {"question", "answered", "quotes", "sources"}
+    assert set(d) == {"question", "answered", "weak", "quotes", "sources"}
 
 
 def test_ask_abstains_with_exit_zero(seed_index_dir: Path) -> None:

@@ -155,6 +155,24 @@ def test_quote_text_is_escaped_and_pings_no_one() -> None:
     assert not sent.get("replied_user")
 
 
+def test_weak_answers_say_so_in_text_and_embed() -> None:
+    from dataclasses import replace
+
+    from bot.textout import WEAK_NOTE, render_answer
+
+    strong = answer([quote(1, "Russia is not amassing its forces.")], [source(1, "Border")])
+    weak = replace(strong, weak=True)
+    assert WEAK_NOTE not in render_answer(strong)
+    assert render_answer(weak).startswith(WEAK_NOTE)
+    assert render_answer(weak).endswith(render_answer(strong))  # the quotes and sources stay
+    plain, loose = answer_embed(strong), answer_embed(weak)
+    assert_sendable(loose)
+    assert loose.footer.text and loose.footer.text.startswith(render.WEAK_FOOTER)
+    assert plain.footer.text and render.WEAK_FOOTER not in plain.footer.text
+    assert loose.colour != plain.colour
+    assert loose.description == plain.description
+
+
 def test_no_answer_embed_says_not_covered_and_points_to_closest() -> None:
     ans = Answer("Who won the 2018 FIFA World Cup?", False,
                  closest=(source(1, "Border"), source(2, "Spy", None)))
