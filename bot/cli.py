@@ -166,6 +166,14 @@ def ensure_index(engine: Citebot, settings: Settings) -> None:
     """The first ask/chat/cite on a new machine builds the index from the articles dir."""
     if engine.has_index():
         return
+    if not settings.articles_dir.exists():
+        from retrieval.errors import IndexMissingError
+
+        raise IndexMissingError(
+            f"no index in {engine.index_dir}, and no articles folder {settings.articles_dir} to "
+            "build one from; run `citebot index PATH` with your articles, or set "
+            "CITEBOT_ARTICLES_DIR or CITEBOT_INDEX_DIR"
+        )
     print(f"citebot: no index in {engine.index_dir} yet; building it from {settings.articles_dir}",
           file=sys.stderr)
     report = run_index(engine, [settings.articles_dir])

@@ -135,6 +135,15 @@ def test_missing_index_names_the_fix(tmp_path: Path) -> None:
     assert "citebot index" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_ask_without_index_or_articles_names_the_fix(tmp_path: Path) -> None:
+    # A new directory: no index yet, and no seeds/ to build the first one from.
+    r = run("ask", "What did the SVR say?", cwd=tmp_path)
+    assert r.returncode == 1
+    [line] = r.stderr.strip().splitlines()
+    assert "no articles folder seeds" in line and "citebot index PATH" in line
+    assert not (tmp_path / ".citebot").exists()
+
+
 def test_mismatched_index_names_the_fix(seed_index_dir: Path) -> None:
     r = run("ask", "What did the SVR say?", index=seed_index_dir, env={"CITEBOT_PASSAGE_TOKENS": "64"})
     assert r.returncode == 1
