@@ -255,16 +255,42 @@ def _dedupe(
     return kept, duplicates
 
 
+# Other tools' exports name the same fields differently (NewsAPI, cc_news, CNN/DailyMail, RSS
+# converters); the first key present wins, in this order.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "content", "body", "article", "document", "story"),
+    "title": ("title", "headline"),
+    "url": ("url", "link", "canonical_url"),
+    "published": (
+        "published", "date", "published_at", "publishedAt", "pubDate", "datePublished",
+        "publish_date",
+    ),
+    "source": ("source", "site", "sitename", "publisher", "domain"),
+    "author": ("author", "authors", "byline"),
+    "id": ("id", "guid"),
+}
+
+
+def _field(meta: dict[str, Any], name: str) -> Any:
+    for key in _ALIASES[name]:
+        value = meta.get(key)
+        if isinstance(value, dict):  # NewsAPI: "source": {"id": ..., "name": ...}
+            value = value.get("name") or value.get("title")
+        if value is not None and value != "":
+            return value
+    return None
+
+
 def _from_meta(meta: dict[str, Any], text: str, title: str | None = None) -> _Record:
-    """A record from front matter, a JSON object or trafilatura's metadata (same key names)."""
+    """A record from front matter, a JSON object or trafilatura's metadata."""
     return _Record(
         text=text,
-        title=title or meta_str(meta.get("title")),
-        url=meta_str(meta.get("url")),
-        published=normalize_date(meta.get("published", meta.get("date"))),
-        source=meta_str(meta.get("source")),
-        author=meta_str(meta.get("author")),
-        id=meta_str(meta.get("id")),
+        title=title or meta_str(_field(meta, "title")),
+        url=meta_str(_field(meta, "url")),
+        published=normalize_date(_field(meta, "published")),
+        source=meta_str(_field(meta, "source")),
+        author=meta_str(_field(meta, "author")),
+        id=meta_str(_field(meta, "id")),
     )
 
 
@@ -363,13 +389,14 @@ def _parse_html(text: str) -> _Record:
 def _json_record(obj: Any, line: int | None, anchor: int | None) -> _Record:
     if not isinstance(obj, dict):
         raise _SkipError(f"expected a JSON object, got {type(obj).__name__}")
-    text = obj.get("text")
-    if not isinstance(text, str):
-        raise _SkipError('no "text" string')
+    key = next((k for k in _ALIASES["text"] if isinstance(obj.get(k), str)), None)
+    if key is None:
+        others = ", ".join(f'"{k}"' for k in _ALIASES["text"][1:])
+        raise _SkipError(f'no "text" string (nor {others})')
     # Already plain text: only whitespace is normalised, no Markdown or paragraph repair.
-    body = normalize_paragraphs(text)
+    body = normalize_paragraphs(obj[key])
     if not body:
-        raise _SkipError('"text" is blank')
+        raise _SkipError(f'"{key}" is blank')
     record = _from_meta(obj, body)
     record.line, record.anchor = line, anchor
     return record
@@ -396,17 +423,23 @@ def _parse_json(text: str) -> tuple[list[_Record], _Problems]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _SkipError(f"not valid JSON: {exc}") from exc
-    if isinstance(data, dict):
+    lines: list[int | None]
+    if isinstance(data, list):
+        lines = list(_element_lines(text))
+    elif isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]  # a NewsAPI-style response: {"status": ..., "articles": [...]}
+        lines = [None] * len(data)
+    elif isinstance(data, dict):
         return [_json_record(data, None, None)], []
-    if not isinstance(data, list):
+    else:
         raise _SkipError("expected a JSON object or a list of objects")
     records: list[_Record] = []
     problems: _Problems = []
-    for n, (obj, line) in enumerate(zip(data, _element_lines(text), strict=True), start=1):
+    for n, (obj, line) in enumerate(zip(data, lines, strict=True), start=1):
         try:
             records.append(_json_record(obj, line, n))
         except _SkipError as exc:
-            problems.append((line, str(exc)))
+            problems.append((line, f"article {n}: {exc}" if line is None else str(exc)))
     return records, problems
 
 

@@ -26,7 +26,7 @@ def test_metrics_follow_their_definitions() -> None:
         # gold fifth: a hit at 5, not at 1, reciprocal rank 1/5; no answer strings to check
         Outcome(("x", "y", "z", "w", "b", "v"), ("anything",), True, 20.0, weak=True),
         # gold eleventh: no hit, reciprocal rank 0 (only the first 10 count); abstained
-        Outcome(tuple(f"n{i}" for i in range(10)) + ("c",), (), False, 30.0),
+        Outcome((*(f"n{i}" for i in range(10)), "c"), (), False, 30.0),
         # gold second; the answer is in the second quote: a quote hit at 3, not at 1
         Outcome(("x", "d"), ("Putin said so.", "The Kremlin cited NATO\nactivity."), True, 40.0),
     ]

@@ -513,3 +513,42 @@ def test_ids_stable_and_hash_tracks_content(tmp_path: Path) -> None:
     path.write_text("Story\n\nJune 2, 2024\n\nSecond version.\n", encoding="utf-8")
     redated = load_articles([path]).articles[0]
     assert redated.content_hash != edited.content_hash
+
+
+def test_json_from_other_tools_field_names(tmp_path: Path) -> None:
+    newsapi = {
+        "status": "ok",
+        "totalResults": 2,
+        "articles": [
+            {
+                "source": {"id": None, "name": "Reuters"},
+                "author": "Jane Roe",
+                "title": "Chip maker expands",
+                "url": "https://example.com/chips",
+                "publishedAt": "2024-05-02T10:15:00Z",
+                "content": "The chip maker said on Thursday it would build a second plant in Arizona.",
+            },
+            {"source": {"id": None, "name": "AP"}, "title": "No body", "content": None},
+        ],
+    }
+    write(tmp_path / "newsapi.json", json.dumps(newsapi))
+    rows = [
+        {"title": "Dam opens", "text": "The dam opened.", "domain": "example.org", "date": "2019-03-04"},
+        {"id": "cnn-1", "article": "The mayor resigned on Friday after an audit.", "highlights": "x"},
+        {"headline": "Rates rise", "body": "Rates rose.", "link": "https://example.net/r",
+         "pubDate": "Tue, 05 Mar 2024 08:00:00 GMT"},
+    ]
+    write(tmp_path / "feed.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    result = load_articles([tmp_path])
+    got = {a.id: (a.title, a.url, a.published, a.source, a.author, a.text) for a in result.articles}
+    assert got == {
+        "feed.jsonl#1": ("Dam opens", None, "2019-03-04", "example.org", None, "The dam opened."),
+        "cnn-1": ("The mayor resigned on Friday after an audit.", None, None, None, None,
+                  "The mayor resigned on Friday after an audit."),
+        "https://example.net/r": ("Rates rise", "https://example.net/r", "2024-03-05", None, None,
+                                  "Rates rose."),
+        "https://example.com/chips": ("Chip maker expands", "https://example.com/chips", "2024-05-02",
+                                      "Reuters", "Jane Roe", newsapi["articles"][0]["content"]),
+    }
+    [skipped] = result.skipped
+    assert skipped.path.endswith("newsapi.json") and skipped.reason.startswith('article 2: no "text" string')
