@@ -221,33 +221,43 @@ def weak_tier(
     default: Any, f_off: Sequence[Features], f_bbc: Sequence[Features], f_ans: Sequence[Features],
     f_own: Sequence[Features], wanted_by_q: Sequence[Sequence[str]], n_bbc: int,
 ) -> str:
-    """How the weak-match mark (best sentence below ``strong_sentence_cos``) splits answers.
+    """How the weak-match mark (``retrieval.answer.is_weak``) splits the answers given.
 
     Off-topic answers should mostly be marked; answers on the questions' own corpus mostly not,
     and those marked should be right less often (quote_hit@1 by tier), or the mark says nothing.
     """
+    from retrieval.answer import is_weak
     from retrieval.evaluation import quote_hit
 
-    def weak_share(feats: Sequence[Features], thr: float) -> str:
+    def weak_share(feats: Sequence[Features], params: Any) -> str:
         given = [f for f in feats if answers(f, default)]
-        return f"{sum(f.best_sentence < thr for f in given) / max(len(given), 1):.1%}" if given else "-"
+        marked = sum(is_weak(f.question, f.best_sentence, f.first_quote, params) for f in given)
+        return f"{marked / len(given):.1%}" if given else "-"
 
     rows = []
-    for thr in [round(0.40 + i * 0.05, 2) for i in range(5)]:
+    settings = [(c, default.strong_keyword_share) for c in (0.45, 0.5, 0.55)]
+    settings += [(default.strong_sentence_cos, k) for k in (0.5, float("inf"))]
+    for cos, share_ in settings:
+        params = replace(default, strong_sentence_cos=cos, strong_keyword_share=share_)
         tiers: dict[bool, list[bool]] = {True: [], False: []}
         for f, wanted in zip(f_own, wanted_by_q, strict=True):
             if wanted and answers(f, default):
-                tiers[f.best_sentence < thr].append(quote_hit([f.first_quote], wanted, 1))
+                weak = is_weak(f.question, f.best_sentence, f.first_quote, params)
+                tiers[weak].append(quote_hit([f.first_quote], wanted, 1))
         hit = {k: f"{sum(v) / len(v):.3f} ({len(v)})" if v else "-" for k, v in tiers.items()}
-        mark = " (default)" if thr == default.strong_sentence_cos else ""
-        rows.append([f"{thr:.2f}{mark}", weak_share(f_off, thr), *([weak_share(f_bbc, thr)] if f_bbc else []),
-                     weak_share(f_ans, thr), weak_share(f_own, thr), hit[False], hit[True]])
-    header = ["strong_sentence_cos", "realtimeqa on seeds: answers marked weak ↑",
-              *([f"realtimeqa on BBC-{n_bbc}: answers marked weak ↑"] if f_bbc else []),
+        mark = " (default)" if params == default else ""
+        label = f"{cos:.2f} / " + ("any" if share_ == float("inf") else f"{share_:.2f}") + mark
+        rows.append([label, weak_share(f_off, params),
+                     *([weak_share(f_bbc, params)] if f_bbc else []), weak_share(f_ans, params),
+                     weak_share(f_own, params), hit[False], hit[True]])
+    header = ["strong_sentence_cos / strong_keyword_share", "realtimeqa on seeds: marked weak ↑",
+              *([f"realtimeqa on BBC-{n_bbc}: marked weak ↑"] if f_bbc else []),
               "seed ANSWERABLE marked weak ↓", "realtimeqa on own corpus: marked weak ↓",
               "own corpus quote_hit@1, strong (n)", "own corpus quote_hit@1, weak (n)"]
-    return ("### Weak-match mark\n\nAnswers given at the default abstention thresholds, split by "
-            "`AbstainParams.strong_sentence_cos`.\n\n" + md_table(header, rows))
+    return ("### Weak-match mark\n\nAnswers given at the default abstention thresholds are marked "
+            "weak when the best sentence's cosine is under `strong_sentence_cos` and the first quote "
+            "holds under `strong_keyword_share` of the question's content words (any: cosine "
+            "alone).\n\n" + md_table(header, rows))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,9 @@ def test_quote_rules_hold_over_many_questions(bbc_engine, seed_engine) -> None: 
 
 def test_weak_marks_off_topic_answers_not_seed_answers(bbc_engine, seed_engine) -> None:  # type: ignore[no-untyped-def]
     strong = [q for q, _, _ in ANSWERABLE if not seed_engine.answer(q).weak]
-    assert len(strong) >= 0.8 * len(ANSWERABLE)
+    assert len(strong) >= 0.9 * len(ANSWERABLE)
+    # Short questions have a low cosine with any one long sentence; the words carry them.
+    assert "What did NATO's chief say?" in strong
     # realtimeqa's 2020-23 news is not in the seeds or in BBC's 2004-05 articles: what the
     # engine still answers there is a loose match and should say so.
     rows = shared_file("qa/realtimeqa-dev/questions.jsonl").read_text().splitlines()[:300]
