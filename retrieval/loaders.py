@@ -173,7 +173,7 @@ def _read_text(path: Path, kind: str | None = None) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise _SkipError(f"cannot read it ({exc.strerror or exc})") from exc
-    text = _decode(data, path, html=kind == "html")
+    text = _decode(data, path, is_html=kind == "html")
     if not text.strip():
         raise _SkipError("empty file")
     return text
@@ -185,7 +185,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\f")
 
 
-def _decode(data: bytes, path: Path, html: bool) -> str:
+def _decode(data: bytes, path: Path, is_html: bool) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -200,7 +200,7 @@ def _decode(data: bytes, path: Path, html: bool) -> str:
     if len(data.translate(None, _CONTROL)) < len(data) * 0.98:
         raise _SkipError("binary file, not text")
     encoding = "cp1252"
-    if html and (m := _META_CHARSET.search(data[:4096])):
+    if is_html and (m := _META_CHARSET.search(data[:4096])):
         with contextlib.suppress(LookupError):
             encoding = codecs.lookup(m.group(1).decode("ascii")).name
     # Legacy news archives are mostly Windows-1252 (which browsers also assume for Latin-1);
