@@ -133,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from retrieval.evaluation import load_questions
 
     default = AbstainParams()
-    rtqa = [q.question for q in load_questions(rtqa_path, args.limit)]
+    rtqa_questions = load_questions(rtqa_path, args.limit)
+    rtqa = [q.question for q in rtqa_questions]
     seeds_index = ensure_index("seeds", [SEEDS], rebuild=args.rebuild)
     own_index = dataset_index("realtimeqa", rebuild=args.rebuild)
 
@@ -205,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit:
         notes.append(f"(`--limit {args.limit}`: first {args.limit} realtimeqa questions only.)")
     body = md_table(header, rows) + "\n\n" + "\n".join(f"- {n}" for n in notes)
-    wanted = [q.answers for q in load_questions(rtqa_path, args.limit)]
+    wanted = [q.answers for q in rtqa_questions]
     body += "\n\n" + weak_tier(default, f_off, f_bbc, f_ans, f_own, wanted, args.offtopic_articles)
     print(body, flush=True)
     if mismatches:

@@ -19,6 +19,8 @@ import discord
 from retrieval.errors import InputError
 from retrieval.models import Answer, ArticleInfo, Match, Source
 
+from .textout import WEAK_NOTE
+
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -43,7 +45,6 @@ ALLOWED_MENTIONS = discord.AllowedMentions.none()
 ANSWER_COLOUR = discord.Colour.blurple()
 NO_ANSWER_COLOUR = discord.Colour.light_grey()
 WEAK_COLOUR = discord.Colour.gold()
-WEAK_FOOTER = "Weak match: the closest passages, which may not answer the question."
 CITE_COLOUR = discord.Colour.teal()
 
 NOT_COVERED = "The indexed articles do not cover this."
@@ -223,7 +224,7 @@ def _answer_attempt(ans: Answer, title: str, max_quotes: int) -> discord.Embed:
     total = len(ans.quotes)
     footer = "Verbatim quotes from the indexed articles; [n] marks the source."
     if ans.weak:
-        footer = WEAK_FOOTER + " " + footer
+        footer = WEAK_NOTE + " " + footer
     if used < total:
         footer += f" Showing {used} of {total} quotes."
     colour = WEAK_COLOUR if ans.weak else ANSWER_COLOUR

@@ -168,7 +168,7 @@ def _load(
     )
 
 
-def _read_text(path: Path, kind: str | None = None) -> str:
+def _read_text(path: Path, kind: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -167,8 +167,8 @@ def test_weak_answers_say_so_in_text_and_embed() -> None:
     assert render_answer(weak).endswith(render_answer(strong))  # the quotes and sources stay
     plain, loose = answer_embed(strong), answer_embed(weak)
     assert_sendable(loose)
-    assert loose.footer.text and loose.footer.text.startswith(render.WEAK_FOOTER)
-    assert plain.footer.text and render.WEAK_FOOTER not in plain.footer.text
+    assert loose.footer.text and loose.footer.text.startswith(WEAK_NOTE)
+    assert plain.footer.text and WEAK_NOTE not in plain.footer.text
     assert loose.colour != plain.colour
     assert loose.description == plain.description
 
