@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from .answer import AbstainParams, answer_question, check_text
 from .cite import CiteParams, cite_text
 from .embedder import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import InputError, NotFoundError
+from .followup import blend, plan_followup
 from .index import IndexConfig, Progress, build_index, current_generation
 from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage
 from .quotes import QuoteParams
@@ -127,7 +128,10 @@ class Citebot:
     def _encode(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
 
-    def answer(self, question: str, *, k: int | None = None) -> Answer:
+    def answer(self, question: str, *, k: int | None = None, context: Sequence[str] = ()) -> Answer:
+        """``context``: the conversation's earlier questions, oldest first (a follow-up)."""
+        if context:
+            return self.answer_followup(question, context, k=k)[0]
         return self.answer_ranked(question, k=k)[0]
 
     def answer_ranked(
@@ -138,6 +142,25 @@ class Citebot:
         t = self.tuning
         ans, cands = answer_question(self.reader, q, self._encode(q), k=self._k(k),
                                      fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)
+        return ans, ranked_articles(self.reader, cands, depth)
+
+    # -- follow-ups (retrieval/followup.py): the conversation changes only the text and the
+    # vector handed to answer_question, never retrieval itself.
+    def answer_followup(
+        self, question: str, context: Sequence[str], *, k: int | None = None, depth: int = 10
+    ) -> tuple[Answer, list[str]]:
+        """``answer_ranked`` for a question asked after ``context`` (earlier questions, oldest
+        first); the answer's ``followup_of`` names the earlier question it built on, if any."""
+        q = check_text(question)
+        plan = plan_followup(q, context)
+        if plan.builds_on is None:
+            return self.answer_ranked(q, k=k, depth=depth)
+        qvec, cvec = self.embedder.encode([q, plan.context_text])
+        t = self.tuning
+        ans, cands = answer_question(self.reader, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
+                                     k=self._k(k), fusion=t.fusion, quotes=t.quotes,
+                                     abstain=plan.abstain(t.abstain))
+        ans = replace(ans, question=q, followup_of=plan.builds_on)
         return ans, ranked_articles(self.reader, cands, depth)
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None) -> list[Answer]:

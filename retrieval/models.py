@@ -103,15 +103,21 @@ class Answer:
     # Answered, but the best sentence is only loosely related: the quotes are the closest the
     # articles come and may not answer the question. Front ends say so.
     weak: bool = False
+    # A follow-up answered with its conversation as context: the earlier question it built on
+    # (retrieval/followup.py). In ``to_dict`` only when set, so other answers' JSON is unchanged.
+    followup_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "question": self.question,
             "answered": self.answered,
             "weak": self.weak,
             "quotes": [q.to_dict() for q in self.quotes],
             "sources": [s.to_dict() for s in self.sources],
         }
+        if self.followup_of is not None:
+            d["followup_of"] = self.followup_of
+        return d
 
 
 @dataclass(frozen=True, slots=True)
