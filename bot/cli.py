@@ -70,8 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--sync", action="store_true", help="register the slash commands with Discord, then run")
 
     sp = add("eval", "measure retrieval and quote quality on a questions file")
-    sp.add_argument("questions", type=Path, help="JSON Lines: {id, question, answers, gold}")
+    sp.add_argument("questions", type=Path, nargs="?",
+                    help="JSON Lines: {id, question, answers, gold}")
+    sp.add_argument("--feedback", action="store_true",
+                    help="use the answers people liked (👍) instead of a file; their quotes' "
+                         "articles are gold")
     sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    sp.add_argument("--json", action="store_true")
+
+    sp = add("feedback", "list the 👍 / 👎 votes given to answers (in the index's state database)")
     sp.add_argument("--json", action="store_true")
     return p
 
@@ -310,11 +317,22 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .evaluate import run_eval_command
 
+    if (args.questions is None) == (not args.feedback):
+        from retrieval.errors import InputError
+
+        raise InputError("give either a questions file or --feedback to `citebot eval`, not both or neither")
     engine = make_engine(settings, args.index)
     return run_eval_command(engine, args.questions, limit=args.limit, as_json=args.json)
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from .evaluate import run_feedback_command
+
+    return run_feedback_command(args.index or settings.index_dir, as_json=args.json)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "index": cmd_index, "ask": cmd_ask, "search": cmd_search, "cite": cmd_cite, "show": cmd_show,
     "sources": cmd_sources, "chat": cmd_chat, "discord": cmd_discord, "eval": cmd_eval,
+    "feedback": cmd_feedback,
 }

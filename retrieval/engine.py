@@ -16,7 +16,7 @@ from .embedder import DEFAULT_MODEL, Embedder, load_embedder
 from .errors import InputError, NotFoundError
 from .followup import blend, plan_followup
 from .index import IndexConfig, Progress, build_index, current_generation
-from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage
+from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage, Quote
 from .quotes import QuoteParams
 from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve, to_passages
@@ -173,6 +173,12 @@ class Citebot:
             answer_question(self.reader, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)[0]
             for q, v in zip(qs, vecs, strict=True)
         ]
+
+    def sentence_ids(self, quote: Quote) -> tuple[int, ...]:
+        """Ids of the index sentences a quote is made of (feedback keeps them beside the span;
+        unlike the span they change when the index is rebuilt)."""
+        rows = self.reader.store.article_sentences(quote.article_id)
+        return tuple(s.id for s in rows if quote.start <= s.start and s.end <= quote.end)
 
     def cite(self, text: str) -> tuple[Match, ...]:
         claim = check_text(text, "text to cite")

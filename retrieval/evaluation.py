@@ -32,6 +32,7 @@ class EvalQuestion:
     question: str
     answers: tuple[str, ...]
     gold: tuple[str, ...]
+    context: tuple[str, ...] = ()  # earlier questions of a follow-up (feedback sets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,24 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[EvalQuest
     if not out:
         raise InputError(f"{path} holds no questions; give a JSON Lines file of question records")
     return out
+
+
+def feedback_questions(index_dir: str | Path, limit: int | None = None) -> list[EvalQuestion]:
+    """The answers users liked (retrieval/feedback.py) as questions: a liked quote's article is
+    gold, its text an answer, and a follow-up keeps its conversation."""
+    from .feedback import FeedbackStore, has_feedback_db
+
+    liked = []
+    if has_feedback_db(index_dir):
+        with FeedbackStore(index_dir) as store:
+            liked = store.question_set()
+    if not liked:
+        raise InputError(
+            f"no liked answers in {index_dir} to evaluate yet; votes come from the 👍 / 👎 "
+            "buttons under the Discord bot's answers (`citebot feedback` lists them)"
+        )
+    out = [EvalQuestion(q.id, q.question, q.answers, q.gold, q.context) for q in liked]
+    return out[:limit] if limit is not None else out
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +146,10 @@ def evaluate(
     outcomes: list[Outcome] = []
     for i, q in enumerate(questions):
         t0 = time.perf_counter()
-        ans, ranked = bot.answer_ranked(q.question, depth=10)
+        if q.context:
+            ans, ranked = bot.answer_followup(q.question, q.context, depth=10)
+        else:
+            ans, ranked = bot.answer_ranked(q.question, depth=10)
         ms = (time.perf_counter() - t0) * 1000
         quotes = tuple(x.text for x in ans.quotes)
         outcomes.append(Outcome(tuple(ranked), quotes, ans.answered, ms, ans.weak))
