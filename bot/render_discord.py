@@ -232,6 +232,18 @@ def _answer_attempt(ans: Answer, title: str, max_quotes: int) -> discord.Embed:
     for name, value in _pack_fields("Sources", lines):
         embed.add_field(name=name, value=value, inline=False)
     embed.set_footer(text=footer)
+    return _note_followup(embed, ans)
+
+
+def followup_note(earlier_question: str) -> str:
+    """The line above a follow-up's answer saying which earlier question it built on."""
+    return clip(f"Following up on: {_oneline(earlier_question)}", AUTHOR_NAME_LIMIT)
+
+
+def _note_followup(embed: discord.Embed, ans: Answer) -> discord.Embed:
+    # The author line sits above the title in small type and is plain text (no markdown).
+    if ans.followup_of:
+        embed.set_author(name=followup_note(ans.followup_of))
     return embed
 
 
@@ -261,7 +273,7 @@ def _no_answer_embed(ans: Answer, title: str) -> discord.Embed:
         listing, _ = _fill([_fixed(ln) for ln in lines], DESCRIPTION_LIMIT - 200, "\n")
         if listing:
             description += "\n\nClosest articles:\n" + listing
-    return discord.Embed(title=title, description=description, colour=NO_ANSWER_COLOUR)
+    return _note_followup(discord.Embed(title=title, description=description, colour=NO_ANSWER_COLOUR), ans)
 
 
 # -- citation lookup ----------------------------------------------------------------------
@@ -334,6 +346,59 @@ def error_message(exc: BaseException | None = None) -> str:
     return "Sorry, something went wrong while answering. It is logged; please try again shortly."
 
 
+def out_of_date_message() -> str:
+    return ("This command is out of date: the bot was updated after Discord last saw its commands. "
+            "It works again once whoever runs the bot re-syncs them (`citebot discord --sync`).")
+
+
+def send_failed_message(exc: BaseException | None = None) -> str:
+    """Shown in place of an answer Discord refused to post (a missing permission, say)."""
+    why = getattr(exc, "text", "") or ""
+    detail = f" (Discord said: {clip(_oneline(why), 200)})" if why else ""
+    return clip_content(
+        f"Sorry, I could not post the answer here{detail}. A server admin can check my "
+        "permissions in this channel (Send Messages, Embed Links, threads)."
+    )
+
+
+THREAD_NAME_LIMIT = 100  # Discord's limit for channel and thread names
+
+
+def thread_name(question: str) -> str:
+    """A thread's name: the question on one line, within Discord's 100 characters."""
+    return clip(_oneline(question), THREAD_NAME_LIMIT) or "Question"
+
+
+def thread_starter(question: str) -> str:
+    """The channel message a /ask thread hangs from: the question, and where its answer is."""
+    return clip_content(f"**Q:** {clip(_oneline(question), 1800, escape_md)}\nThe answer is in the thread.")
+
+
+def shared_by(mention: str) -> str:
+    return f"Shared by {mention}"
+
+
+def vote_ack(outcome: str, up: bool) -> str:
+    mark = "👍" if up else "👎"
+    if outcome == "unchanged":
+        return f"You already gave this answer a {mark}."
+    if outcome == "changed":
+        return f"Changed your vote to {mark}. Thanks!"
+    return f"Thanks, your {mark} is recorded. It helps check which answers work."
+
+
+def vote_gone() -> str:
+    return "This answer is too old to vote on; ask again for a fresh one."
+
+
+def already_shared() -> str:
+    return "You already shared this to the channel."
+
+
+def nothing_to_share() -> str:
+    return "There is nothing here to share."
+
+
 def cooldown_message(retry_after: float) -> str:
     return f"You're asking quickly; try again in {max(1, math.ceil(retry_after))}s."
 
@@ -361,7 +426,9 @@ __all__ = [
     "FOOTER_LIMIT",
     "NOT_COVERED",
     "NO_MATCH",
+    "THREAD_NAME_LIMIT",
     "TITLE_LIMIT",
+    "already_shared",
     "answer_embed",
     "channel_message",
     "cite_embed",
@@ -372,8 +439,17 @@ __all__ = [
     "embed_problems",
     "error_message",
     "escape_md",
+    "followup_note",
     "help_message",
     "link",
+    "nothing_to_share",
+    "out_of_date_message",
     "safe_url",
+    "send_failed_message",
+    "shared_by",
     "sources_pages",
+    "thread_name",
+    "thread_starter",
+    "vote_ack",
+    "vote_gone",
 ]

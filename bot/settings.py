@@ -57,11 +57,30 @@ class Settings(BaseSettings):
     )
     discord_api_base: str = Field("https://discord.com/api/v10", description="REST base URL")
     discord_gateway_url: str | None = Field(None, description="gateway URL; empty = ask the API")
+    discord_reply_in: Literal["channel", "thread"] = Field(
+        "channel", description="where answers in text channels go: the channel, or a new thread per question"
+    )
+    discord_shards: int | Literal["auto"] = Field(
+        "auto", description="gateway shards: auto = Discord's recommendation, or a number"
+    )
+    discord_feedback: bool = Field(True, description="👍 / 👎 buttons under every answer")
 
     @field_validator("articles_dir", "index_dir", "cache_dir", mode="after")
     @classmethod
     def _expand_home(cls, v: Path) -> Path:
         return v.expanduser()
+
+    @field_validator("discord_shards", mode="before")
+    @classmethod
+    def _shards(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip().lower()
+            if v == "auto":
+                return v
+            v = int(v) if v.isdigit() else -1
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError("use auto or a whole number of shards, at least 1")
+        return v
 
     @field_validator("discord_channels", mode="before")
     @classmethod

@@ -1,10 +1,15 @@
 """A small Discord-compatible server for end-to-end tests, on 127.0.0.1 over real sockets.
 
-Gateway (``/gateway``, JSON text frames): HELLO, heartbeat ACK, IDENTIFY -> READY and
-GUILD_CREATE, RESUME -> RESUMED, and ``dispatch()`` to push any event. REST under
-``/api/v10``: the routes a bot calls (users/@me, application info, gateway/bot, command
-sync, interaction callbacks, follow-up webhooks, channel messages). Every REST request and
-every gateway frame the bot sends is recorded for the tests to assert on.
+Gateway (``/gateway``, JSON text frames): HELLO, heartbeat ACK, IDENTIFY -> READY and one
+GUILD_CREATE per guild of the session's shard, RESUME -> RESUMED, and ``dispatch()`` to push
+any event to the session whose shard owns its guild (``(guild_id >> 22) % shard_count``, as
+Discord routes them). REST under ``/api/v10``: the routes a bot calls (users/@me, application
+info, gateway/bot with the recommended shard count, command sync, interaction callbacks of
+every response type, follow-up webhooks, channel messages, threads started from a message or
+not, which also dispatch THREAD_CREATE). Messages the bot creates are kept, so tests can press
+their buttons (interaction type 3, MESSAGE_COMPONENT, carrying the message as Discord does) or
+reply to them. Every REST request and every gateway frame the bot sends is recorded for the
+tests to assert on.
 
 The server runs its own event loop in a thread, so the bot under test can run on another
 loop (or thread) exactly as ``citebot discord`` runs it.
@@ -26,10 +31,17 @@ from aiohttp import WSMsgType, web
 
 APP_ID = 900000000000000001
 BOT_ID = APP_ID
-GUILD_ID = 900000000000000100
+GUILD_ID = 900000000000000100  # on shard 1 of 2
+GUILD2_ID = GUILD_ID + (1 << 22)  # on shard 0 of 2
 CHANNEL_ID = 900000000000000200
+CHANNEL2_ID = 900000000000000400  # in GUILD2_ID
 OWNER_ID = 900000000000000300
 TIMESTAMP = "2024-01-01T00:00:00.000000+00:00"
+EPHEMERAL = 1 << 6
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    return (guild_id >> 22) % max(shard_count, 1)
 
 
 @dataclass
@@ -68,24 +80,51 @@ def member(uid: int, name: str) -> dict[str, Any]:
             "mute": False, "flags": 0, "permissions": "2248473465835073"}
 
 
-def channel_payload(cid: int = CHANNEL_ID) -> dict[str, Any]:
-    return {"id": str(cid), "type": 0, "guild_id": str(GUILD_ID), "name": f"news-{cid % 1000}",
+def channel_payload(cid: int = CHANNEL_ID, guild_id: int = GUILD_ID) -> dict[str, Any]:
+    return {"id": str(cid), "type": 0, "guild_id": str(guild_id), "name": f"news-{cid % 1000}",
             "position": 0, "permission_overwrites": [], "nsfw": False, "topic": None,
-            "last_message_id": None, "rate_limit_per_user": 0, "parent_id": None}
+            "last_message_id": None, "rate_limit_per_user": 0, "parent_id": None,
+            "default_auto_archive_duration": 1440}
+
+
+def thread_payload(tid: int, parent_id: int, guild_id: int, name: str, owner_id: int = BOT_ID,
+                   auto_archive_duration: int = 1440) -> dict[str, Any]:
+    """A public thread (type 11) as Discord returns it on creation."""
+    return {"id": str(tid), "type": 11, "guild_id": str(guild_id), "parent_id": str(parent_id),
+            "owner_id": str(owner_id), "name": name, "last_message_id": None, "message_count": 0,
+            "member_count": 1, "total_message_sent": 0, "rate_limit_per_user": 0, "flags": 0,
+            "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                                "archive_timestamp": TIMESTAMP, "locked": False,
+                                "create_timestamp": TIMESTAMP},
+            "member": {"id": str(tid), "user_id": str(owner_id), "join_timestamp": TIMESTAMP,
+                       "flags": 0}}
 
 
 class FakeDiscord:
-    def __init__(self, token: str, *, heartbeat_ms: int = 1000) -> None:
+    def __init__(self, token: str, *, heartbeat_ms: int = 1000, recommended_shards: int = 1,
+                 max_concurrency: int = 1) -> None:
         self.token = token
         self.reject_token = False  # REST answers 401 (discord.py: LoginFailure)
         self.reject_identify = False  # the gateway closes with 4004 on IDENTIFY
         self.heartbeat_ms = heartbeat_ms
-        self.channels = [CHANNEL_ID, CHANNEL_ID + 1]
+        self.recommended_shards = recommended_shards  # GET /gateway/bot "shards"
+        self.max_concurrency = max_concurrency  # IDENTIFYs allowed at once
+        self.guilds = [GUILD_ID, GUILD2_ID]
+        self.channels: dict[int, int] = {CHANNEL_ID: GUILD_ID, CHANNEL_ID + 1: GUILD_ID,
+                                         CHANNEL2_ID: GUILD2_ID}  # channel -> guild
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id -> payload
+        self.messages: dict[str, dict[str, Any]] = {}  # every message created or dispatched
         self.calls: list[Call] = []
         self.frames: list[dict[str, Any]] = []  # gateway frames received from the bot
+        self.identifies: list[dict[str, Any]] = []  # IDENTIFY payloads, in order
+        self.deliveries: list[tuple[int, str]] = []  # (shard, event) of every dispatch
         self.heartbeats: list[float] = []
+        self.shard_count = 1
         self._failures: list[Failure] = []
+        self._sessions: dict[int, web.WebSocketResponse] = {}  # shard -> live session
         self._sockets: list[web.WebSocketResponse] = []
+        self._interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
+        self._originals: dict[str, str] = {}  # token -> id of the original response message
         self._seq = 0
         self._ids = itertools.count(910000000000000000)
         self._lock = threading.Lock()
@@ -181,21 +220,35 @@ class FakeDiscord:
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         self._run(self._dispatch(event, data))
 
+    def guild_of(self, channel_id: int) -> int:
+        if channel_id in self.threads:
+            return int(self.threads[channel_id]["guild_id"])
+        return self.channels.get(channel_id, GUILD_ID)
+
+    def channel_object(self, channel_id: int) -> dict[str, Any]:
+        if channel_id in self.threads:
+            return self.threads[channel_id]
+        return channel_payload(channel_id, self.guild_of(channel_id))
+
     def interaction(self, kind: int, data: dict[str, Any], *, user_id: int | None = None,
                     channel_id: int = CHANNEL_ID, message: dict[str, Any] | None = None) -> dict[str, Any]:
-        """An INTERACTION_CREATE payload; ``kind`` 2 is an application command, 3 a component."""
+        """An INTERACTION_CREATE payload; ``kind`` 2 is an application command, 3 a component
+        (then ``message`` is the message that holds it, as Discord sends it)."""
         uid = user_id or self.snowflake()
+        guild_id = self.guild_of(channel_id)
         payload: dict[str, Any] = {
             "id": str(self.snowflake()), "application_id": str(APP_ID), "type": kind,
-            "token": f"itok-{self.snowflake()}", "version": 1, "guild_id": str(GUILD_ID),
-            "channel_id": str(channel_id), "channel": channel_payload(channel_id),
+            "token": f"itok-{self.snowflake()}", "version": 1, "guild_id": str(guild_id),
+            "channel_id": str(channel_id), "channel": self.channel_object(channel_id),
             "member": member(uid, f"user{uid % 10000}"), "data": data, "locale": "en-US",
             "guild_locale": "en-US", "app_permissions": "2248473465835073", "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
+            "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
             "attachment_size_limit": 10485760,
         }
         if message is not None:
             payload["message"] = message
+        with self._lock:
+            self._interactions[payload["token"]] = payload
         return payload
 
     def slash(self, name: str, **options: Any) -> dict[str, Any]:
@@ -206,23 +259,51 @@ class FakeDiscord:
         data = {"id": str(self.snowflake()), "name": name, "type": 1, "options": opts}
         return self.interaction(2, data, user_id=user_id, channel_id=channel_id)
 
+    def click(self, message: dict[str, Any], custom_id: str, *, user_id: int | None = None) -> dict[str, Any]:
+        """A button press (MESSAGE_COMPONENT) on ``message``, in the message's channel."""
+        ids = [c.get("custom_id") for row in message.get("components") or [] for c in row["components"]]
+        assert custom_id in ids, f"{custom_id!r} is not a button of that message: {ids}"
+        data = {"custom_id": custom_id, "component_type": 2}
+        return self.interaction(3, data, user_id=user_id, channel_id=int(message["channel_id"]),
+                                message=message)
+
     def message(self, content: str, *, author_id: int | None = None,
-                mentions: Sequence[dict[str, Any]] = (), channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+                mentions: Sequence[dict[str, Any]] = (), channel_id: int = CHANNEL_ID,
+                reply_to: dict[str, Any] | None = None, ping: bool = True) -> dict[str, Any]:
+        """A user's message; ``reply_to`` makes it a reply (type 19) to that message, which with
+        ``ping`` (Discord's default) adds the replied-to author to ``mentions``."""
         uid = author_id or self.snowflake()
-        return {
-            "id": str(self.snowflake()), "channel_id": str(channel_id), "guild_id": str(GUILD_ID),
-            "author": user(uid, f"user{uid % 10000}"),
+        mentioned = list(mentions)
+        msg: dict[str, Any] = {
+            "id": str(self.snowflake()), "channel_id": str(channel_id),
+            "guild_id": str(self.guild_of(channel_id)), "author": user(uid, f"user{uid % 10000}"),
             "member": {k: v for k, v in member(uid, "x").items() if k != "user"},
             "content": content, "timestamp": TIMESTAMP, "edited_timestamp": None, "tts": False,
-            "mention_everyone": "@everyone" in content, "mentions": list(mentions),
+            "mention_everyone": "@everyone" in content, "mentions": mentioned,
             "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
             "flags": 0, "components": [],
         }
+        if reply_to is not None:
+            msg["type"] = 19
+            msg["message_reference"] = {"type": 0, "message_id": reply_to["id"],
+                                        "channel_id": reply_to["channel_id"],
+                                        "guild_id": str(self.guild_of(int(reply_to["channel_id"])))}
+            msg["referenced_message"] = reply_to
+            if ping and all(m["id"] != reply_to["author"]["id"] for m in mentioned):
+                mentioned.append(reply_to["author"])
+        with self._lock:
+            self.messages[msg["id"]] = msg
+        return msg
 
     def message_command(self, target: dict[str, Any], **kw: Any) -> dict[str, Any]:
         data = {"id": str(self.snowflake()), "name": "Find source", "type": 3,
                 "target_id": target["id"], "resolved": {"messages": {target["id"]: target}}}
         return self.interaction(2, data, **kw)
+
+    def original(self, token: str) -> dict[str, Any]:
+        """The interaction's original response message as it stands now."""
+        with self._lock:
+            return self.messages[self._originals[token]]
 
     # -- gateway ---------------------------------------------------------------------------
     async def _send(self, ws: web.WebSocketResponse, op: int, data: Any, event: str | None = None) -> None:
@@ -233,15 +314,22 @@ class FakeDiscord:
         await ws.send_str(json.dumps(frame))
 
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
-        if not self._sockets:
+        if not self._sessions:
             raise AssertionError("no bot is connected to the gateway")
-        for ws in list(self._sockets):
-            await self._send(ws, 0, data, event)
+        guild_id = data.get("guild_id")
+        shard = shard_of(int(guild_id), self.shard_count) if guild_id else 0
+        ws = self._sessions.get(shard)
+        if ws is None:
+            raise AssertionError(f"no session for shard {shard} (sessions: {sorted(self._sessions)})")
+        with self._lock:
+            self.deliveries.append((shard, event))
+        await self._send(ws, 0, data, event)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         await self._send(ws, 10, {"heartbeat_interval": self.heartbeat_ms})
+        shard: int | None = None
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
@@ -256,35 +344,52 @@ class FakeDiscord:
                 if frame["d"].get("token") != self.token or self.reject_identify:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
+                shard, count = frame["d"].get("shard") or [0, 1]
+                with self._lock:
+                    self.identifies.append(frame["d"])
+                self.shard_count = count
+                self._sessions[shard] = ws
                 self._sockets.append(ws)
-                await self._ready(ws)
+                await self._ready(ws, shard, count)
             elif op == 6:
+                shard = int(str(frame["d"].get("session_id", "-0")).rsplit("-", 1)[-1])
+                self._sessions[shard] = ws
                 self._sockets.append(ws)
                 await self._send(ws, 0, {}, "RESUMED")
         if ws in self._sockets:
             self._sockets.remove(ws)
+        if shard is not None and self._sessions.get(shard) is ws:
+            del self._sessions[shard]
         return ws
 
-    async def _ready(self, ws: web.WebSocketResponse) -> None:
+    async def _ready(self, ws: web.WebSocketResponse, shard: int, count: int) -> None:
+        mine = [g for g in self.guilds if shard_of(g, count) == shard]
         await self._send(ws, 0, {
-            "v": 10, "user": BOT_USER, "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-            "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
-            "application": {"id": str(APP_ID), "flags": 0}, "shard": [0, 1],
+            "v": 10, "user": BOT_USER, "guilds": [{"id": str(g), "unavailable": True} for g in mine],
+            "session_id": f"fake-session-{shard}", "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0}, "shard": [shard, count],
             "private_channels": [], "relationships": [],
         }, "READY")
-        everyone = {"id": str(GUILD_ID), "name": "@everyone", "permissions": "2248473465835073",
+        for g in mine:
+            await self._send(ws, 0, self._guild_create(g), "GUILD_CREATE")
+
+    def _guild_create(self, guild_id: int) -> dict[str, Any]:
+        everyone = {"id": str(guild_id), "name": "@everyone", "permissions": "2248473465835073",
                     "position": 0, "color": 0, "hoist": False, "managed": False, "mentionable": False}
-        await self._send(ws, 0, {
-            "id": str(GUILD_ID), "name": "Newsroom", "icon": None, "owner_id": str(OWNER_ID),
-            "roles": [everyone], "emojis": [], "stickers": [], "features": [], "member_count": 3,
+        return {
+            "id": str(guild_id), "name": f"Newsroom {guild_id % 1000}", "icon": None,
+            "owner_id": str(OWNER_ID), "roles": [everyone], "emojis": [], "stickers": [],
+            "features": [], "member_count": 3,
             "members": [{**member(BOT_ID, "citebot"), "user": BOT_USER}],
-            "channels": [channel_payload(c) for c in self.channels], "threads": [],
+            "channels": [channel_payload(c, g) for c, g in self.channels.items() if g == guild_id],
+            # Active threads, as Discord lists them to a new session.
+            "threads": [t for t in self.threads.values() if int(t["guild_id"]) == guild_id],
             "presences": [], "voice_states": [], "stage_instances": [],
             "guild_scheduled_events": [], "large": False, "unavailable": False,
             "joined_at": TIMESTAMP, "verification_level": 0, "default_message_notifications": 0,
             "explicit_content_filter": 0, "mfa_level": 0, "premium_tier": 0,
             "preferred_locale": "en-US", "system_channel_flags": 0, "nsfw_level": 0,
-        }, "GUILD_CREATE")
+        }
 
     # -- REST ------------------------------------------------------------------------------
     @staticmethod
@@ -334,11 +439,14 @@ class FakeDiscord:
             ("PUT", r"/applications/\d+(?:/guilds/\d+)?/commands", self._sync),
             ("GET", r"/applications/\d+(?:/guilds/\d+)?/commands", self._list_commands),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", self._callback),
-            ("POST", r"/webhooks/\d+/[^/]+", self._webhook_message),
-            ("PATCH", r"/webhooks/\d+/[^/]+/messages/[^/]+", self._webhook_message),
-            ("GET", r"/webhooks/\d+/[^/]+/messages/[^/]+", self._webhook_message),
+            ("POST", r"/webhooks/\d+/([^/]+)", self._followup),
+            ("PATCH", r"/webhooks/\d+/([^/]+)/messages/([^/]+)", self._edit_webhook_message),
+            ("GET", r"/webhooks/\d+/([^/]+)/messages/([^/]+)", self._get_webhook_message),
             ("DELETE", r"/webhooks/\d+/[^/]+/messages/[^/]+", self._nothing),
             ("POST", r"/channels/(\d+)/messages", self._channel_message),
+            ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._thread_from_message),
+            ("POST", r"/channels/(\d+)/threads", self._thread_without_message),
+            ("GET", r"/channels/(\d+)", self._get_channel),
             ("POST", r"/channels/\d+/typing", self._nothing),
         ]
 
@@ -352,8 +460,8 @@ class FakeDiscord:
                 "bot": BOT_USER, "summary": ""}
 
     async def _gateway_info(self, m: re.Match[str], body: Any) -> Any:
-        return {"url": self.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}
+        return {"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": {
+            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": self.max_concurrency}}
 
     async def _sync(self, m: re.Match[str], body: Any) -> Any:
         self.synced = [{**c, "id": str(self.snowflake()), "application_id": str(APP_ID),
@@ -363,32 +471,115 @@ class FakeDiscord:
     async def _list_commands(self, m: re.Match[str], body: Any) -> Any:
         return getattr(self, "synced", [])
 
-    def _message(self, body: Any, channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+    def _message(self, body: Any, channel_id: int = CHANNEL_ID, *, webhook: bool = True,
+                 message_id: str | None = None) -> dict[str, Any]:
+        """A message the bot created (kept, so tests can press its buttons or reply to it)."""
         body = body if isinstance(body, dict) else {}
-        return {
-            "id": str(self.snowflake()), "channel_id": str(channel_id), "author": BOT_USER,
+        msg = {
+            "id": message_id or str(self.snowflake()), "channel_id": str(channel_id),
+            "guild_id": str(self.guild_of(channel_id)), "author": BOT_USER,
             "content": body.get("content") or "", "timestamp": TIMESTAMP, "edited_timestamp": None,
             "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
             "attachments": [], "embeds": body.get("embeds") or [], "pinned": False, "type": 0,
             "flags": body.get("flags", 0), "components": body.get("components") or [],
-            "webhook_id": str(APP_ID), "application_id": str(APP_ID),
+            "application_id": str(APP_ID),
         }
+        if webhook:
+            msg["webhook_id"] = str(APP_ID)
+        if body.get("message_reference"):
+            msg["type"] = 19
+            msg["message_reference"] = body["message_reference"]
+        with self._lock:
+            self.messages[msg["id"]] = msg
+        return msg
+
+    def _channel_for(self, token: str) -> int:
+        with self._lock:
+            payload = self._interactions.get(token)
+        return int(payload["channel_id"]) if payload else CHANNEL_ID
 
     async def _callback(self, m: re.Match[str], body: Any) -> Any:
         kind, data = body.get("type"), body.get("data") or {}
+        token = m.group(2)
+        with self._lock:
+            source = self._interactions.get(token) or {}
         out: dict[str, Any] = {"interaction": {
-            "id": m.group(1), "type": 2, "response_message_id": str(self.snowflake()),
+            "id": m.group(1), "type": source.get("type", 2),
             "response_message_loading": kind == 5,
-            "response_message_ephemeral": bool(data.get("flags", 0) & 64)}}
-        if kind in (4, 5, 7):
-            out["resource"] = {"type": kind, "message": self._message(data)}
+            "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL)}}
+        if kind in (4, 5):  # a new message: the answer, or "thinking" until the first follow-up
+            msg = self._message(data, self._channel_for(token))
+            with self._lock:
+                self._originals[token] = msg["id"]
+            out["interaction"]["response_message_id"] = msg["id"]
+            out["resource"] = {"type": kind, "message": msg}
+        elif kind in (6, 7):  # a component's message is the original; 7 edits it now
+            target = source.get("message") or {}
+            with self._lock:
+                self._originals[token] = target.get("id", "")
+            if kind == 7 and target:
+                msg = self._edit(target["id"], data)
+                out["interaction"]["response_message_id"] = msg["id"]
+                out["resource"] = {"type": kind, "message": msg}
         return out
 
-    async def _webhook_message(self, m: re.Match[str], body: Any) -> Any:
-        return self._message(body)
+    def _edit(self, message_id: str, body: Any) -> dict[str, Any]:
+        with self._lock:
+            known = message_id in self.messages
+        if not known:
+            self._message({}, message_id=message_id)
+        body = body if isinstance(body, dict) else {}
+        with self._lock:
+            msg = self.messages[message_id]
+            for key, empty in (("content", ""), ("embeds", []), ("components", []), ("flags", 0)):
+                if key in body:
+                    msg[key] = body[key] if body[key] is not None else empty
+            msg["edited_timestamp"] = TIMESTAMP
+            return dict(msg)
+
+    async def _followup(self, m: re.Match[str], body: Any) -> Any:
+        return self._message(body, self._channel_for(m.group(1)))
+
+    def _webhook_target(self, token: str, message_id: str) -> str:
+        if message_id == "@original":
+            with self._lock:
+                return self._originals.get(token, "")
+        return message_id
+
+    async def _edit_webhook_message(self, m: re.Match[str], body: Any) -> Any:
+        target = self._webhook_target(m.group(1), m.group(2))
+        if not target:
+            return self._message(body, self._channel_for(m.group(1)))
+        return self._edit(target, body)
+
+    async def _get_webhook_message(self, m: re.Match[str], body: Any) -> Any:
+        target = self._webhook_target(m.group(1), m.group(2))
+        with self._lock:
+            found = self.messages.get(target)
+        return found or self._message({}, self._channel_for(m.group(1)))
 
     async def _channel_message(self, m: re.Match[str], body: Any) -> Any:
-        return self._message(body, int(m.group(1)))
+        return self._message(body, int(m.group(1)), webhook=False)
+
+    async def _new_thread(self, parent: int, body: Any, thread_id: int) -> Any:
+        body = body if isinstance(body, dict) else {}
+        thread = thread_payload(thread_id, parent, self.guild_of(parent), body.get("name", ""),
+                                auto_archive_duration=body.get("auto_archive_duration") or 1440)
+        with self._lock:
+            self.threads[thread_id] = thread
+        # Discord tells the bot's session about a thread it created.
+        await self._dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return thread
+
+    async def _thread_from_message(self, m: re.Match[str], body: Any) -> Any:
+        # A thread started from a message has that message's id.
+        return await self._new_thread(int(m.group(1)), body, int(m.group(2)))
+
+    async def _thread_without_message(self, m: re.Match[str], body: Any) -> Any:
+        return await self._new_thread(int(m.group(1)), body, self.snowflake())
+
+    async def _get_channel(self, m: re.Match[str], body: Any) -> Any:
+        return self.channel_object(int(m.group(1)))
 
     async def _nothing(self, m: re.Match[str], body: Any) -> Any:
         return {}

@@ -21,19 +21,31 @@ from typing import Any
 import pytest
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
-from fake_discord import BOT_ID, BOT_USER, CHANNEL_ID, GUILD_ID, Call, FakeDiscord
+from fake_discord import (
+    BOT_ID,
+    BOT_USER,
+    CHANNEL2_ID,
+    CHANNEL_ID,
+    GUILD2_ID,
+    GUILD_ID,
+    Call,
+    FakeDiscord,
+    shard_of,
+)
 from seed_questions import BORDER, SVR
 
 from bot import render_discord as render
 from bot.discord_app import (
     MISSING_TOKEN,
     REJECTED_TOKEN,
+    VOTE_ID,
     CitebotClient,
     Cooldown,
     RedactFilter,
     run_discord,
 )
 from bot.settings import Settings
+from retrieval.feedback import FeedbackStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "MTAxNDk.fake-bot-token.Sup3rSecretValue_XYZ"
@@ -91,7 +103,8 @@ class Running:
 def settings_for(fake: FakeDiscord, **kw: Any) -> Settings:
     values: dict[str, Any] = {
         "discord_token": TOKEN, "discord_api_base": fake.api_base, "discord_guild_id": GUILD_ID,
-        "discord_channels": [CHANNEL_ID, CHANNEL_ID + 1000], "discord_cooldown_seconds": 60,
+        "discord_channels": [CHANNEL_ID, CHANNEL_ID + 1000, CHANNEL2_ID],
+        "discord_cooldown_seconds": 60,
         "discord_cooldown_burst": 2, "log_level": "DEBUG",
     }
     values.update(kw)
@@ -117,7 +130,8 @@ def running(seed_engine: Any) -> Iterator[Running]:
     capture, old_level = Capture(), root.level
     root.addHandler(capture)  # before the bot starts, so its redaction filter covers it
     root.setLevel(logging.DEBUG)
-    fake = FakeDiscord(TOKEN, heartbeat_ms=400).start()
+    # Two shards, as Discord would recommend for a larger bot: two gateway sessions, two guilds.
+    fake = FakeDiscord(TOKEN, heartbeat_ms=400, recommended_shards=2, max_concurrency=2).start()
     engine = FlakyEngine(seed_engine)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(render, "SOURCES_PER_PAGE", 1)  # two seed articles make two pages
@@ -149,6 +163,17 @@ def send(fake: FakeDiscord, payload: dict[str, Any], followups: int = 1) -> tupl
     callback = fake.wait_calls("POST", rf"/interactions/\d+/{tok}/callback")[0]
     later = fake.wait_calls("POST", rf"/webhooks/\d+/{tok}", followups) if followups else []
     return callback, later
+
+
+def discord_error(status: int, message: str) -> Any:
+    """A discord.HTTPException as discord.py raises it for an error response."""
+    import discord
+
+    class Response:  # what HTTPException reads from aiohttp's response
+        def __init__(self) -> None:
+            self.status, self.reason = status, "Forbidden"
+
+    return discord.HTTPException(Response(), {"message": message, "code": 50013})  # type: ignore[arg-type]
 
 
 def embed_text(body: dict[str, Any]) -> str:
@@ -370,6 +395,227 @@ def test_ten_concurrent_asks_all_answered_without_blocking_heartbeats(running: R
     assert "heartbeat blocked" not in running.logs.text()
 
 
+# -- sharding -----------------------------------------------------------------------------
+def test_two_shards_two_sessions_and_events_from_both_guilds(running: Running) -> None:
+    fake, client = running.fake, running.client
+    shards = sorted(tuple(d["shard"]) for d in fake.identifies)
+    assert shards == [(0, 2), (1, 2)]  # Discord recommended 2 (GET /gateway/bot): one session each
+    assert client.shard_count == 2 and {g.id for g in client.guilds} == {GUILD_ID, GUILD2_ID}
+    assert shard_of(GUILD_ID, 2) != shard_of(GUILD2_ID, 2)
+    for channel, guild in ((CHANNEL_ID, GUILD_ID), (CHANNEL2_ID, GUILD2_ID)):
+        before = len(fake.deliveries)
+        _, (followup,) = send(fake, fake.slash("ask", question=ANSWERABLE, channel_id=channel))
+        assert BORDER in embed_text(followup.json)
+        assert (shard_of(guild, 2), "INTERACTION_CREATE") in fake.deliveries[before:]
+    msg = fake.message(f"<@{BOT_ID}> {ANSWERABLE}", mentions=[BOT_USER], channel_id=CHANNEL2_ID)
+    fake.dispatch("MESSAGE_CREATE", msg)
+    reply = _replies_to(fake, msg["id"])
+    assert reply.path == f"/channels/{CHANNEL2_ID}/messages" and BORDER in embed_text(reply.json)
+
+
+# -- feedback -----------------------------------------------------------------------------
+def _buttons(body: dict[str, Any]) -> dict[str, str]:
+    """custom id -> label or emoji of every button in a message body."""
+    out = {}
+    for row in body.get("components") or []:
+        for c in row["components"]:
+            out[c["custom_id"]] = c.get("label") or (c.get("emoji") or {}).get("name", "")
+    return out
+
+
+def _vote_ids(body: dict[str, Any]) -> tuple[str, str]:
+    ids = _buttons(body)
+    up = next(k for k, v in ids.items() if v == "👍")
+    down = next(k for k, v in ids.items() if v == "👎")
+    return up, down
+
+
+def _click(fake: FakeDiscord, message: dict[str, Any], custom_id: str, user_id: int) -> Call:
+    (callback, _) = send(fake, fake.click(message, custom_id, user_id=user_id), followups=0)
+    return callback
+
+
+def test_every_answer_has_vote_buttons_and_one_changeable_vote_per_user(running: Running) -> None:
+    fake = running.fake
+    _, (answer,) = send(fake, fake.slash("ask", question=ANSWERABLE))
+    _, (no_answer,) = send(fake, fake.slash("ask", question=UNANSWERABLE))
+    msg = fake.message(f"<@{BOT_ID}> {ANSWERABLE}", mentions=[BOT_USER])
+    fake.dispatch("MESSAGE_CREATE", msg)
+    mention = _replies_to(fake, msg["id"])
+    for body in (answer.json, no_answer.json, mention.json):
+        up, down = _vote_ids(body)
+        assert VOTE_ID.fullmatch(up) and VOTE_ID.fullmatch(down)
+        assert up.rsplit(":", 1)[1] == down.rsplit(":", 1)[1]  # one recorded answer
+    up, down = _vote_ids(answer.json)
+    voter = fake.snowflake()
+    first = _click(fake, answer.response, up, voter)
+    assert first.json["type"] == 4 and first.json["data"]["flags"] & 64
+    assert first.json["data"]["content"] == render.vote_ack("recorded", True)
+    again = _click(fake, answer.response, up, voter).json["data"]["content"]
+    assert again == render.vote_ack("unchanged", True)
+    changed = _click(fake, answer.response, down, voter).json["data"]["content"]
+    assert changed == render.vote_ack("changed", False)
+    _click(fake, answer.response, up, fake.snowflake())  # someone else
+    with FeedbackStore(running.engine.index_dir) as store:
+        answer_id = up.rsplit(":", 1)[1]
+        votes = [v for v in store.votes() if v.answer_id == answer_id]
+        assert sorted(v.vote for v in votes) == [-1, 1]  # one vote each, the first one changed
+        mine = next(v for v in votes if v.voter == store.voter(voter))
+    assert mine.vote == -1 and mine.question == ANSWERABLE and str(voter) not in mine.voter
+    ref = mine.quotes[0]
+    assert ref.article_id == BORDER and ref.sentence_ids
+    assert running.engine.article(BORDER).text[ref.start:ref.end] == ref.text
+    assert re.search(rf"request \d+ vote down \d+ms answer={answer_id} changed", running.logs.text())
+
+
+def test_a_vote_on_a_forgotten_answer_says_so(running: Running) -> None:
+    fake = running.fake
+    _, (answer,) = send(fake, fake.slash("ask", question=ANSWERABLE))
+    up, _ = _vote_ids(answer.json)
+    gone = up[: -16] + "0" * 16  # a well-formed id the database does not hold
+    answer.response["components"][0]["components"][0]["custom_id"] = gone
+    callback = _click(fake, answer.response, gone, fake.snowflake())
+    assert callback.json["data"]["content"] == render.vote_gone()
+
+
+# -- share --------------------------------------------------------------------------------
+def test_private_answer_shares_to_the_channel_crediting_who_shared(running: Running) -> None:
+    fake = running.fake
+    uid = fake.snowflake()
+    _, (private,) = send(fake, fake.slash("ask", question=ANSWERABLE, private=True, user_id=uid))
+    assert private.json["flags"] & 64
+    ids = _buttons(private.json)
+    share = next(k for k, v in ids.items() if v == "Share to channel")
+    up, _ = _vote_ids(private.json)
+    assert share == "citebot:share:" + up.rsplit(":", 1)[1]
+    shared = _click(fake, private.response, share, uid)
+    assert shared.json["type"] == 4  # a new message in the channel
+    data = shared.json["data"]
+    assert not data.get("flags", 0) & 64  # public
+    assert data["content"] == f"Shared by <@{uid}>" and data["allowed_mentions"]["parse"] == []
+    assert data["embeds"][0]["description"] == private.json["embeds"][0]["description"]
+    assert set(_buttons(data)) == {up, up.replace(":up:", ":down:")}  # votes, no second share
+    again = _click(fake, private.response, share, uid)
+    assert again.json["data"]["flags"] & 64 and again.json["data"]["content"] == render.already_shared()
+    # Public answers offer no share: they are already in the channel.
+    _, (public,) = send(fake, fake.slash("ask", question=ANSWERABLE))
+    assert "Share to channel" not in _buttons(public.json).values()
+
+
+def test_find_source_result_can_be_shared(running: Running) -> None:
+    fake = running.fake
+    _, (found,) = send(fake, fake.message_command(fake.message(VERBATIM)))
+    assert found.json["flags"] & 64 and _buttons(found.json) == {"citebot:share": "Share to channel"}
+    shared = _click(fake, found.response, "citebot:share", fake.snowflake())
+    data = shared.json["data"]
+    assert not data.get("flags", 0) & 64 and "**Verbatim**" in embed_text(data)
+    assert not data.get("components")  # a citation lookup has no votes
+
+
+# -- threads on request, and follow-ups in them -------------------------------------------
+def test_ask_reply_in_thread_opens_a_thread_and_follow_ups_use_it(running: Running) -> None:
+    fake = running.fake
+    first = "Who is the spokesman of Ukraine's state border service?"
+    _, (starter,) = send(fake, fake.slash("ask", question=first, reply_in="thread"))
+    assert starter.json["content"].startswith("**Q:** Who is the spokesman")
+    assert not starter.json.get("embeds")
+    sid = starter.response["id"]
+    (opened,) = fake.wait_calls("POST", rf"/channels/{CHANNEL_ID}/messages/{sid}/threads")
+    assert opened.json["name"] == first
+    (answer,) = fake.wait_calls("POST", rf"/channels/{sid}/messages")  # the thread has the id
+    assert "Demchenko" in embed_text(answer.json) and _vote_ids(answer.json)
+    # A question asked in that thread follows up on the first.
+    _, (follow,) = send(fake, fake.slash("ask", question="What did he say?", channel_id=int(sid)))
+    author = follow.json["embeds"][0]["author"]["name"]
+    assert author == render.followup_note(first)
+    assert "Demchenko" in embed_text(follow.json) and BORDER in embed_text(follow.json)
+    # Unless asked for, answers stay in the channel.
+    _, (plain,) = send(fake, fake.slash("ask", question=first))
+    assert plain.json["embeds"] and "author" not in plain.json["embeds"][0]
+
+
+def test_a_mention_replying_to_an_answer_follows_up_on_it(running: Running) -> None:
+    fake = running.fake
+    first = "What did Russia's SVR say the Americans are painting?"
+    ask = fake.message(f"<@{BOT_ID}> {first}", mentions=[BOT_USER])
+    fake.dispatch("MESSAGE_CREATE", ask)
+    answer = _replies_to(fake, ask["id"])
+    follow = fake.message(f"<@{BOT_ID}> What else did it say?", mentions=[BOT_USER],
+                          reply_to=answer.response)
+    fake.dispatch("MESSAGE_CREATE", follow)
+    reply = _replies_to(fake, follow["id"])
+    assert reply.json["embeds"][0]["author"]["name"] == render.followup_note(first)
+    assert SVR in embed_text(reply.json)
+
+
+# -- the fixes the independent run found --------------------------------------------------
+def _wait_log(logs: Capture, pattern: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while not (m := re.search(pattern, logs.text())):
+        assert time.monotonic() < deadline, f"no log line matching {pattern!r}"
+        time.sleep(0.02)
+    return m.group(0)
+
+
+def test_a_too_long_mention_is_answered_and_logged_at_info(running: Running) -> None:
+    fake = running.fake
+    msg = fake.message(f"<@{BOT_ID}> " + "why " * 300, mentions=[BOT_USER])
+    fake.dispatch("MESSAGE_CREATE", msg)
+    reply = _replies_to(fake, msg["id"])
+    assert "over the limit of 1000" in reply.json["content"]
+    _wait_log(running.logs, rf"request {msg['id']} mention \d+ms answered=no \(error\)")
+    mine = [t for _, t in running.logs.lines if msg["id"] in t]
+    assert any(t.startswith("INFO") and "characters long" in t for t in mine)
+    assert not any(t.startswith("ERROR") or "Traceback" in t for t in mine), mine
+
+
+def test_a_reply_that_only_pings_the_bot_is_not_a_question(running: Running) -> None:
+    fake = running.fake
+    ask = fake.message(f"<@{BOT_ID}> {ANSWERABLE}", mentions=[BOT_USER])
+    fake.dispatch("MESSAGE_CREATE", ask)
+    answer = _replies_to(fake, ask["id"])
+    thanks = fake.message("thanks!", reply_to=answer.response)  # "ping on": the bot is mentioned
+    assert thanks["mentions"] == [BOT_USER] and f"<@{BOT_ID}>" not in thanks["content"]
+    question = fake.message("what else did they say?", reply_to=answer.response)
+    fake.dispatch("MESSAGE_CREATE", thanks)
+    fake.dispatch("MESSAGE_CREATE", question)  # in channel mode a reply is no follow-up either
+    probe = fake.message(f"<@{BOT_ID}>", mentions=[BOT_USER])  # handled after both
+    fake.dispatch("MESSAGE_CREATE", probe)
+    _replies_to(fake, probe["id"])
+    time.sleep(0.3)
+    replied = {str((c.json.get("message_reference") or {}).get("message_id"))
+               for c in fake.calls_matching("POST", r"/channels/\d+/messages")}
+    assert thanks["id"] not in replied and question["id"] not in replied
+
+
+def test_a_stale_command_warns_once_and_tells_the_user_it_is_out_of_date(running: Running) -> None:
+    fake = running.fake
+    payload = fake.slash("summarize", question=ANSWERABLE)  # a command this version does not have
+    callback, _ = send(fake, payload, followups=0)
+    assert callback.json["type"] == 4 and callback.json["data"]["flags"] & 64
+    assert callback.json["data"]["content"] == render.out_of_date_message()
+    line = _wait_log(running.logs, rf"WARNING [\w.]+: request {payload['id']}: .*")
+    assert "citebot discord --sync" in line and "'summarize'" in line
+    mine = [(lvl, t) for lvl, t in running.logs.lines if payload["id"] in t]
+    assert [lvl for lvl, t in mine if " citebot." in t] == [logging.WARNING]  # one line of ours
+    assert not any(lvl >= logging.ERROR or "Traceback" in t for lvl, t in mine)
+
+
+def test_a_refused_answer_replaces_thinking_with_an_error(running: Running) -> None:
+    fake = running.fake
+    payload = fake.slash("ask", question=ANSWERABLE)
+    tok = re.escape(payload["token"])
+    fake.fail("POST", rf"/webhooks/\d+/{tok}", status=403, code=50013, message="Missing Permissions")
+    callback, _ = send(fake, payload, followups=1)  # the follow-up, refused
+    assert callback.json["type"] == 5
+    (edit,) = fake.wait_calls("PATCH", rf"/webhooks/\d+/{tok}/messages/@original")
+    assert edit.json["content"] == render.send_failed_message(discord_error(403, "Missing Permissions"))
+    assert "Missing Permissions" in edit.json["content"] and not edit.json.get("embeds")
+    assert fake.original(payload["token"])["content"] == edit.json["content"]
+    _wait_log(running.logs, rf"WARNING [\w.]+: request {payload['id']} ask: Discord refused a response")
+    _wait_log(running.logs, rf"INFO [\w.]+: request {payload['id']} ask: replaced the thinking message")
+
+
 def test_every_message_sent_pings_no_one(running: Running) -> None:
     sent = 0
     for call in running.fake.calls:
@@ -391,6 +637,15 @@ def test_logs_have_one_line_per_request_and_never_the_token(running: Running) ->
     assert ANSWERABLE not in info  # question text only at debug level
     assert ANSWERABLE in running.logs.text(logging.DEBUG)
     assert TOKEN not in running.logs.text(logging.DEBUG)
+
+
+def test_interaction_tokens_never_reach_the_logs(running: Running) -> None:
+    """discord.py logs request URLs and gateway payloads at DEBUG; interaction tokens in them
+    are 15-minute webhook credentials."""
+    debug = running.logs.text(logging.DEBUG)
+    assert "/interactions/" in debug and "/webhooks/" in debug and "INTERACTION_CREATE" in debug
+    assert "itok-" not in debug  # every interaction token of the run
+    assert "[redacted]" in debug
 
 
 # -- gateway discovery, bad tokens --------------------------------------------------------
