@@ -117,6 +117,7 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.frames: list[dict[str, Any]] = []  # gateway frames received from the bot
         self.identifies: list[dict[str, Any]] = []  # IDENTIFY payloads, in order
+        self.identify_times: list[float] = []
         self.deliveries: list[tuple[int, str]] = []  # (shard, event) of every dispatch
         self.heartbeats: list[float] = []
         self.shard_count = 1
@@ -125,6 +126,7 @@ class FakeDiscord:
         self._sockets: list[web.WebSocketResponse] = []
         self._interactions: dict[str, dict[str, Any]] = {}  # token -> interaction payload
         self._originals: dict[str, str] = {}  # token -> id of the original response message
+        self._loading: set[str] = set()  # tokens whose original is still "thinking"
         self._seq = 0
         self._ids = itertools.count(910000000000000000)
         self._lock = threading.Lock()
@@ -347,6 +349,7 @@ class FakeDiscord:
                 shard, count = frame["d"].get("shard") or [0, 1]
                 with self._lock:
                     self.identifies.append(frame["d"])
+                    self.identify_times.append(time.monotonic())
                 self.shard_count = count
                 self._sessions[shard] = ws
                 self._sockets.append(ws)
@@ -442,7 +445,7 @@ class FakeDiscord:
             ("POST", r"/webhooks/\d+/([^/]+)", self._followup),
             ("PATCH", r"/webhooks/\d+/([^/]+)/messages/([^/]+)", self._edit_webhook_message),
             ("GET", r"/webhooks/\d+/([^/]+)/messages/([^/]+)", self._get_webhook_message),
-            ("DELETE", r"/webhooks/\d+/[^/]+/messages/[^/]+", self._nothing),
+            ("DELETE", r"/webhooks/\d+/([^/]+)/messages/([^/]+)", self._delete_webhook_message),
             ("POST", r"/channels/(\d+)/messages", self._channel_message),
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", self._thread_from_message),
             ("POST", r"/channels/(\d+)/threads", self._thread_without_message),
@@ -511,6 +514,8 @@ class FakeDiscord:
             msg = self._message(data, self._channel_for(token))
             with self._lock:
                 self._originals[token] = msg["id"]
+                if kind == 5:
+                    self._loading.add(token)
             out["interaction"]["response_message_id"] = msg["id"]
             out["resource"] = {"type": kind, "message": msg}
         elif kind in (6, 7):  # a component's message is the original; 7 edits it now
@@ -538,7 +543,27 @@ class FakeDiscord:
             return dict(msg)
 
     async def _followup(self, m: re.Match[str], body: Any) -> Any:
-        return self._message(body, self._channel_for(m.group(1)))
+        token = m.group(1)
+        with self._lock:
+            loading = token in self._loading
+            self._loading.discard(token)
+            original = self._originals.get(token, "")
+        if loading and original:
+            # As Discord does: the first follow-up after a deferral replaces the "thinking"
+            # message, keeping the deferral's ephemeral flag; later ones are new messages.
+            with self._lock:
+                flags = self.messages[original].get("flags", 0)
+            return self._edit(original, {**(body if isinstance(body, dict) else {}), "flags": flags})
+        return self._message(body, self._channel_for(token))
+
+    async def _delete_webhook_message(self, m: re.Match[str], body: Any) -> Any:
+        token = m.group(1)
+        target = self._webhook_target(token, m.group(2))
+        with self._lock:
+            if m.group(2) == "@original":
+                self._loading.discard(token)
+            self.messages.pop(target, None)
+        return {}
 
     def _webhook_target(self, token: str, message_id: str) -> str:
         if message_id == "@original":

@@ -402,6 +402,9 @@ def test_two_shards_two_sessions_and_events_from_both_guilds(running: Running) -
     assert shards == [(0, 2), (1, 2)]  # Discord recommended 2 (GET /gateway/bot): one session each
     assert client.shard_count == 2 and {g.id for g in client.guilds} == {GUILD_ID, GUILD2_ID}
     assert shard_of(GUILD_ID, 2) != shard_of(GUILD2_ID, 2)
+    # Discord allowed 2 IDENTIFYs at once (max_concurrency), so the second shard did not wait
+    # the 5 s that discord.py's default pacing would.
+    assert max(fake.identify_times) - min(fake.identify_times) < 2.5
     for channel, guild in ((CHANNEL_ID, GUILD_ID), (CHANNEL2_ID, GUILD2_ID)):
         before = len(fake.deliveries)
         _, (followup,) = send(fake, fake.slash("ask", question=ANSWERABLE, channel_id=channel))

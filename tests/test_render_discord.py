@@ -284,3 +284,55 @@ def test_messages_fit_and_say_the_right_thing() -> None:
     assert render.cooldown_message(2.1) == "You're asking quickly; try again in 3s."
     assert render.cooldown_message(0.01) == "You're asking quickly; try again in 1s."
     assert len(render.help_message("x" * 5000)) <= render.CONTENT_LIMIT
+
+
+# -- follow-ups, threads, buttons' messages -----------------------------------------------
+def test_a_follow_up_says_which_question_it_built_on_within_every_limit() -> None:
+    earlier = "What did Kremlin spokesman Dmitry Peskov tell reporters about troop movements?"
+    ans = Answer(question="What else did he say?", answered=True,
+                 quotes=(quote(1, sentences(2)),), sources=(source(1),), followup_of=earlier)
+    embed = answer_embed(ans)
+    assert embed.author.name == render.followup_note(earlier) == f"Following up on: {earlier}"
+    assert_sendable(embed)
+    assert answer_embed(answer([quote(1, "x.")], [source(1)])).author.name is None
+    # A very long earlier question, and the most the embed can hold, still fit.
+    huge = Answer(question="q" * 1000, answered=True,
+                  quotes=tuple(quote(i, sentences(40, seed=i)) for i in range(1, 4)),
+                  sources=tuple(source(i, title="T" * 300) for i in range(1, 4)),
+                  followup_of="x " * 600)
+    embed = answer_embed(huge)
+    assert_sendable(embed)
+    assert len(embed.author.name or "") <= render.AUTHOR_NAME_LIMIT
+    not_covered = Answer(question="What else?", answered=False, followup_of=earlier)
+    assert answer_embed(not_covered).author.name == render.followup_note(earlier)
+
+
+def test_thread_names_and_starters() -> None:
+    assert render.thread_name("What did\nPeskov say?") == "What did Peskov say?"
+    long = render.thread_name("why " * 100)
+    assert 0 < len(long) <= render.THREAD_NAME_LIMIT == 100
+    assert render.thread_name("   ") == "Question"
+    starter = render.thread_starter("Is *this* @everyone " + "word " * 600)
+    assert len(starter) <= render.CONTENT_LIMIT and starter.startswith("**Q:** Is \\*this\\*")
+    assert starter.endswith("The answer is in the thread.")
+
+
+def test_button_replies() -> None:
+    assert render.vote_ack("recorded", True).startswith("Thanks, your 👍")
+    assert "👎" in render.vote_ack("changed", False)
+    assert render.vote_ack("unchanged", True) == "You already gave this answer a 👍."
+    assert render.shared_by("<@42>") == "Shared by <@42>"
+    assert "citebot discord --sync" in render.out_of_date_message()
+    for text in (render.vote_gone(), render.already_shared(), render.nothing_to_share(),
+                 render.out_of_date_message(), render.send_failed_message()):
+        assert 0 < len(text) <= render.CONTENT_LIMIT
+
+
+def test_a_refused_answer_says_what_discord_said() -> None:
+    class Response:
+        status, reason = 403, "Forbidden"
+
+    exc = discord.Forbidden(Response(), {"message": "Missing Permissions", "code": 50013})  # type: ignore[arg-type]
+    text = render.send_failed_message(exc)
+    assert "Discord said: Missing Permissions" in text and "permissions" in text
+    assert "Discord said" not in render.send_failed_message(None)
