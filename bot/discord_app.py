@@ -6,12 +6,23 @@ so the gateway heartbeat and other questions never wait on the model. Only non-p
 intents are used: mentions and message-command targets carry their text without the
 message-content intent.
 
+Community features. In thread mode (``CITEBOT_DISCORD_REPLY_IN=thread``, or ``/ask
+reply_in:thread``) a question in a text channel opens a public thread named after it and is
+answered there; a question asked in a thread citebot opened is a follow-up, answered with the
+thread's earlier questions as context (retrieval/followup.py), and its embed says which one it
+built on. Every answer carries 👍 / 👎 buttons and a private one also "Share to channel"; the
+buttons' custom ids carry the recorded answer's id (retrieval/feedback.py), so a restarted bot
+still handles presses on old messages. Threads, answers and votes live in the index's state
+database. The client is an ``AutoShardedClient``: as many gateway sessions as
+``CITEBOT_DISCORD_SHARDS`` says, or as Discord recommends, in one process.
+
 Other servers: discord.py builds every REST URL, interaction webhooks included, from the
-class attribute ``discord.http.Route.BASE``, and (since 2.x) connects the gateway to the
-class attribute ``DiscordWebSocket.DEFAULT_GATEWAY`` without asking the API. The client
-sets the first from ``discord_api_base`` in ``login`` and the second in ``connect``, from
-``discord_gateway_url`` or else from ``GET /gateway/bot`` on that base. Both are process
-wide, so one process runs one bot.
+class attribute ``discord.http.Route.BASE``, and connects every shard to the class attribute
+``DiscordWebSocket.DEFAULT_GATEWAY`` when the shard count is known. The client sets the first
+from ``discord_api_base`` in ``login`` and the second in ``connect``, from
+``discord_gateway_url`` or else from ``GET /gateway/bot`` on that base (which also gives the
+recommended shard count and how many shards may identify at once). Both are process wide, so
+one process runs one bot.
 """
 
 from __future__ import annotations
@@ -330,10 +341,10 @@ class CitebotClient(discord.AutoShardedClient):
         return info
 
     async def _remember(self, thread_id: int, info: ThreadInfo, question: str) -> None:
-        known = await asyncio.to_thread(self.threads.get, thread_id)
-        if info.questions or known is not None:
+        """Add a question answered in one of citebot's threads to its memory."""
+        if info.questions:  # remembered: every remembered thread has its opening question
             await asyncio.to_thread(self.threads.asked, thread_id, question)
-        else:
+        else:  # ours by its owner, but opened before this database
             await asyncio.to_thread(self.threads.opened, thread_id, info.parent_id, (question,))
 
     async def _open_thread(self, rid: int, channel: object, starter: discord.abc.Snowflake,
@@ -347,7 +358,7 @@ class CitebotClient(discord.AutoShardedClient):
                 thread = await channel.create_thread(name=render.thread_name(question), message=starter)
             else:
                 return None
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, ValueError) as exc:  # ValueError: no guild to hold it
             log.warning("request %s: could not open a thread in channel %s (%s); answering in the "
                         "channel instead (the bot needs Create Public Threads there)", rid,
                         getattr(channel, "id", "?"), exc)
