@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from retrieval.state import open_state
+from retrieval.feedback import open_state_db
 
 from . import render_discord as render
 
@@ -203,7 +203,7 @@ class ThreadMemory:
     worker threads."""
 
     def __init__(self, index_dir: str | Path, cache_size: int = 2048) -> None:
-        self._conn = open_state(index_dir, THREAD_SCHEMA)
+        self._conn = open_state_db(index_dir, THREAD_SCHEMA)
         self._lock = threading.Lock()
         self._cache: OrderedDict[int, ThreadInfo | None] = OrderedDict()
         self._cache_size = cache_size

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import InputError, NotFoundError
+from .errors import IndexStateError, InputError, NotFoundError
 from .models import Answer
 from .state import open_state, state_path
 
@@ -74,6 +75,18 @@ CREATE INDEX IF NOT EXISTS feedback_answers_created ON feedback_answers(created)
 UP, DOWN = 1, -1
 ANSWER_ID_BYTES = 8  # 16 hex digits: room in a Discord custom id, no collisions in practice
 VoteOutcome = Literal["recorded", "changed", "unchanged"]
+
+
+def open_state_db(index_dir: str | Path, schema: str) -> sqlite3.Connection:
+    """``open_state`` with its failures (a read-only or missing folder, a damaged file) as one
+    ``IndexStateError`` that names the file, instead of a traceback."""
+    try:
+        return open_state(index_dir, schema)
+    except (sqlite3.Error, OSError) as exc:
+        raise IndexStateError(
+            f"cannot open the index's state database {state_path(index_dir)} ({exc}); it keeps "
+            "votes and threads, so the index folder must be writable"
+        ) from None
 
 
 def new_answer_id() -> str:
@@ -155,7 +168,7 @@ class FeedbackStore:
 
     def __init__(self, index_dir: str | Path) -> None:
         self.index_dir = Path(index_dir)
-        self._conn = open_state(self.index_dir, SCHEMA)
+        self._conn = open_state_db(self.index_dir, SCHEMA)
         self._lock = threading.Lock()
         self._salt = self._install_salt()
 
@@ -325,4 +338,5 @@ __all__ = [
     "has_feedback_db",
     "is_answer_id",
     "new_answer_id",
+    "open_state_db",
 ]

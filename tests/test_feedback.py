@@ -161,3 +161,11 @@ def test_eval_on_feedback(index_copy: Path, seed_engine) -> None:  # type: ignor
     assert report["article_hit@1"] == 1.0 and report["quote_hit@1"] == 1.0
     both = run("eval", "questions.jsonl", "--feedback", index=index_copy)
     assert both.returncode == 2 and "not both or neither" in both.stderr
+
+
+def test_an_unopenable_state_database_is_one_line(tmp_path: Path) -> None:
+    from retrieval import IndexStateError
+
+    state_path(tmp_path).mkdir()  # a folder where the database file should be
+    with pytest.raises(IndexStateError, match=r"cannot open the index.s state database .*writable"):
+        FeedbackStore(tmp_path)
