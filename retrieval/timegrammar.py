@@ -641,8 +641,12 @@ def _rule_day(m: re.Match[str], text: str, as_of: date) -> TimeExpression | None
         start = wdm.start()
     prep, start = _left(text, start, _DAY_PREPS)
     if name in ("md", "dm"):
-        if not prep and not wdm and (the or _attributive(text, m.start())):
+        determined = bool(the) or _attributive(text, m.start())
+        if determined and not prep and not wdm:
             return None  # "the January 6 committee", "its March 31 Opening Day": a name
+        nxt = _next_word(text, m.end())
+        if determined and nxt.islower() and nxt not in _FUNCTION_WORDS:
+            return None  # "at the 4th of July parade"
         g = _ATOM_RE[name].fullmatch(atom_text).groupdict()  # type: ignore[union-attr]
         wd = _WEEKDAY_NUM[wdm["wd"].lower()] if wdm else None
         d = _nearest_day(_month_num(g["m"]), _day_num(g["d"]), as_of, wd)

@@ -120,12 +120,13 @@ class TimeIntent:
     expressions: tuple[TimeExpression, ...] = ()
     filter_range: DateRange | None = None
 
-    def without_time(self, question: str, *, relative_only: bool = False) -> str:
+    def without_time(self, question: str, *, keep_literal: bool = False) -> str:
         """``question`` with its time phrases removed and the spacing and punctuation left tidy:
         "What did the Kremlin say this week?" -> "What did the Kremlin say?". Words such as "week"
-        are no evidence of a topic. With ``relative_only``, phrases that name a year ("in 2019",
-        "the 1990s", "November 2021") stay, since articles about the period repeat them."""
-        spans = [e.span for e in self.expressions if e.relative] if relative_only else list(self.spans)
+        are no evidence of a topic. With ``keep_literal``, phrases that name a calendar date or
+        period ("in 2019", "on February 24", "the 1990s") stay, since articles about what happened
+        then repeat them; only those relative to the asking date go ("this week", "on Monday")."""
+        spans = [e.span for e in self.expressions if not e.literal] if keep_literal else list(self.spans)
         if spans and spans[-1][1] > len(question):
             raise ValueError("without_time needs the question this intent was parsed from")
         pieces, last = [], 0
