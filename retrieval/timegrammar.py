@@ -817,7 +817,7 @@ def _rule_this_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
     if _is_title(m, m["unit"]):
         return None
     unit = m["unit"].lower()
-    pre, start = _left(text, m.start(), ("earlier", "later"))
+    pre, start = _left(text, m.start(), ("earlier", "later", "early", "late"))
     if unit == "decade":
         first_year = as_of.year // 10 * 10
         r = DateRange(date(first_year, 1, 1), date(first_year + 9, 12, 31))
@@ -828,6 +828,15 @@ def _rule_this_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
     if pre == "earlier":
         r = DateRange(first, max(first, as_of - timedelta(days=1)))
         return _expr(start, m.end(), text, f"earlier-this-{unit}", r, as_of)
+    if pre in ("early", "late"):  # thirds: of the seven days, of the calendar month or year
+        if unit == "week":
+            r = DateRange(first, first + timedelta(days=2)) if pre == "early" else \
+                DateRange(last - timedelta(days=2), last)
+        elif unit == "month":
+            r = _month_part(r, pre, None)
+        else:
+            r = _year_part(first.year, pre, None)
+        return _expr(start, m.end(), text, f"{pre}-this-{unit}", r, as_of)
     if pre == "later":
         if unit == "week":
             r = DateRange(as_of + timedelta(days=1), as_of + timedelta(days=6))
@@ -926,6 +935,8 @@ def _rule_ago(m: re.Match[str], text: str, as_of: date) -> TimeExpression | None
 def _rule_day_word(m: re.Match[str], text: str, as_of: date) -> TimeExpression | None:
     word = " ".join(m["w"].lower().split())
     start, end = m.span()
+    if word == "today" and m.group(0)[-2:] in ("'s", "’s") and _next_word(text, end).islower():
+        return TimeExpression((start, end), m.group(0), "recency", None)  # "today's teens": nowadays
     if word in ("today", "tonight", "this morning", "this afternoon", "this evening"):
         return _expr(start, end, text, "today", DateRange(as_of, as_of), as_of)
     if word == "tomorrow":
