@@ -192,15 +192,31 @@ def dateparser_report(questions: list[dict[str, Any]], intents: list[TimeIntent]
              f"weekday, year, unit, today/now...): {common}. "
              f"{overlapping:,} of its matches overlap a phrase of the grammar, which found "
              f"{len(grammar_phrases):,} non-recency phrases. It returns one datetime per match, not a "
-             f"period: \"in 2019\" asked on 15 May 2020 comes back as 15 May 2019, \"this week\" as the "
-             f"quiz date itself; \"recently\", \"last weekend\", \"the past year\" as nothing or a "
-             f"point.", "",
+             f"period; the same questions through both, asked on {EXAMPLE_DAY:%d %b %Y}:", "",
+             md_table(["question", "grammar", "dateparser"],
+                      [[q, _grammar_says(q), _dateparser_says(search(q, EXAMPLE_DAY))]
+                       for q in EXAMPLES]), "",
              f"On the {len(PROBES)} false-positive probes of the tests (\"May I ask\", \"March Madness\", "
              f"\"The Week\", \"Fourth of July\", \"2 million\", \"Formula 1\", \"COVID-19\", \"the 49ers\", "
              f"...): the grammar "
              f"matched {len(grammar_probe_hits)}, dateparser {len(dateparser_probe_hits)}"
              + (f": {probe_list}" if probe_list else "") + ".", ""]
     return "\n".join(lines)
+
+
+EXAMPLE_DAY = date(2020, 5, 15)
+EXAMPLES = ["How much was spent in 2019?", "What did the Kremlin say this week?", "What happened last week?",
+            "Who won last weekend?", "Who recently resigned?", "How have prices changed over the past year?",
+            "What has happened since March?", "Who spoke on Monday?"]
+
+
+def _grammar_says(question: str) -> str:
+    intent = parse_time(question, EXAMPLE_DAY)
+    return describe(intent, question).split(" => ")[0]
+
+
+def _dateparser_says(found: list[tuple[str, datetime]]) -> str:
+    return "; ".join(f"\"{t}\" {when:%Y-%m-%d}" for t, when in found) or "(nothing)"
 
 
 def _dist_version(name: str) -> str:
