@@ -102,10 +102,15 @@ def speed_row(name: str, wall: list[float], cpu: list[float]) -> list[Any]:
             f"{percentile(cpu, 50):.0f}", f"{percentile(cpu, 95):.0f}", f"{sum(cpu) / len(cpu):.0f}"]
 
 
+SPEED: dict[str, float] = {}  # CPU p50 per parser, for the summary
+PROBE_HITS: dict[str, int] = {}
+
+
 def grammar_report(questions: list[dict[str, Any]]) -> tuple[str, list[TimeIntent]]:
     items = [(q["question"], asked_on(q["id"])) for q in questions]
     timed(parse_time, items)  # warm-up: compiled patterns, caches
     wall, cpu, intents = timed(parse_time, items)
+    SPEED["grammar"] = percentile(cpu, 50)
     n = len(questions)
 
     kinds: Counter[str] = Counter()
@@ -163,6 +168,7 @@ def dateparser_report(questions: list[dict[str, Any]], intents: list[TimeIntent]
     items = [(q["question"], asked_on(q["id"])) for q in questions]
     log(f"dateparser over {len(items)} questions")
     wall, cpu, results = timed(search, items)
+    SPEED["dateparser"] = percentile(cpu, 50)
 
     matches = [(q, text, when) for q, found in zip(questions, results, strict=True) for text, when in found]
     no_time_word = [(q, text) for q, text, _ in matches if not TIME_WORD.search(text)]
@@ -178,6 +184,7 @@ def dateparser_report(questions: list[dict[str, Any]], intents: list[TimeIntent]
     grammar_probe_hits = [p for p in PROBES if parse_time(p, date(2022, 6, 17)).spans]
     dateparser_probe_hits = [(p, search(p, date(2022, 6, 17))) for p in PROBES]
     dateparser_probe_hits = [(p, r) for p, r in dateparser_probe_hits if r]
+    PROBE_HITS.update(grammar=len(grammar_probe_hits), dateparser=len(dateparser_probe_hits))
     counts = Counter(t for _, t in no_time_word)
     common = ", ".join(f'"{t}" ({c})' for t, c in counts.most_common(12))
     probe_list = "; ".join(f'"{p}" -> ' + ", ".join(repr(t) for t, _ in r) for p, r in dateparser_probe_hits)
@@ -294,6 +301,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = ["### The grammar (`retrieval.timeparse`)", "", grammar]
     if not args.no_dateparser:
         parts += ["### dateparser, for comparison", "", dateparser_report(questions, intents)]
+    if "dateparser" in SPEED:
+        g, dp = SPEED["grammar"], SPEED["dateparser"]
+        parts += [f"Chosen: the grammar. Per question it takes {g:.0f} µs of CPU at the median against "
+                  f"dateparser's {dp:.0f} µs ({dp / g:.0f}x), well inside the 1 ms budget; it matched "
+                  f"{PROBE_HITS['grammar']} of the {len(PROBES)} false-positive probes against "
+                  f"{PROBE_HITS['dateparser']}; and it returns periods with their spans, which a filter, "
+                  f"a prior and a label need, where dateparser returns points.", ""]
     sample, pending = sample_report(questions, intents, args.sample, args.seed)
     parts += ["### Hand-checked sample", "", sample]
     body = "\n".join(parts)
