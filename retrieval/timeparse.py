@@ -21,11 +21,14 @@ phrase                                     range                                
 =========================================  ================================================  =======
 today, tonight; yesterday; last night      D; D-1; D-1 to D
 this week, this past week                  the 7 days up to D (a news quiz's "this week")
-earlier this week                          D-6 to D-1
+earlier this week; early / late this week  D-6 to D-1; D-6 to D-4 / D-2 to D
 last week                                  the 7 days before those: D-13 to D-7
 the past week, the past N days/weeks/...   the N units up to D                               yes
 this/last month, this/last year            calendar month / year (last = the previous one)
 earlier this month / year                  from its first day to D-1
+early / late this month / year             its days 1-10 / 21-end; Jan-Apr / Sep-Dec
+next week / month / year, tomorrow,        after D: ``future`` (no range, but ``recency``)
+later this month, the coming weeks
 N days/weeks/months/years ago              that day; a window of one unit around the point
 this weekend; last / over the weekend      Sat-Sun of this week (coming on weekdays); the
                                            latest one over
@@ -35,18 +38,23 @@ in March; last March; March last year      the latest March begun by D (the comi
                                            the sentence speaks of the future); strictly
                                            before this month; of D's year - 1
 early / mid / late March, end of March     days 1-10 / 11-20 / 21-end
-on 16 November, November 16th              the nearest 16 Nov, past or future (with a
-                                           weekday, the year that fits it)
+on 16 November, November 16th              the nearest 16 Nov, past or at most half a year
+                                           ahead (with a weekday, the year that fits it)
 in 2021; in November 2021                  the year; the month                               yes
 early / mid / late 2021                    Jan-Apr / May-Aug / Sep-Dec
-on 16 Nov 2021, 2021-11-16, 11/16/2021     that day
-between X and Y, from X to Y               X's start to Y's end                              yes
-since X, after X; before X, until X, by X  open ranges                                       yes
+on 16 Nov 2021, 2021-11-16, 11/16/2021     that day (month first unless the first number
+                                           cannot be a month)
+between X and Y, from X to Y, 14-20 Nov    X's start to Y's end                              yes [1]_
+since X, after X; before X, until X, by X  open ranges                                       yes [2]_
 this summer, last winter, summer 2021      meteorological seasons, northern hemisphere
 in the 1990s, the '90s; the 19th century   the decade; the century
 in recent weeks                            the last 6 weeks (days 7 d, months 6 m, years 5 y)
 latest, most recent, current, now, still   no range: ``recency``
 =========================================  ================================================  =======
+
+.. [1] Not when the year is guessed and no "between"/"from" says so ("November 14-20").
+.. [2] An end bound relative to D ("before this week") is soft: it describes the past of this
+   week's news. Bounds after D ("by 2030", "until June" said in April) are ``future``.
 
 Not recognised, by design: bare years ("the 2020 election", "Tokyo 2020": names and event labels,
 and good keywords), holidays ("Fourth of July", "May Day": the same words are in the articles),
