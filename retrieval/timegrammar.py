@@ -34,12 +34,19 @@ from datetime import date, timedelta
 
 from retrieval.timeranges import (
     DateRange,
-    add_months,
+    calendar_unit,
     last_n_days,
+    month_part,
     month_range,
-    shift_months,
-    shift_years,
-    year_range,
+    month_year,
+    nearest_day,
+    safe_date,
+    season_occurrence,
+    season_range,
+    step_back,
+    step_forward,
+    weekday_date,
+    year_part,
 )
 
 
@@ -163,114 +170,6 @@ class _Atom:
 
 # -- calendar helpers -----------------------------------------------------------------------------
 
-def _month_year(month: int, as_of: date, how: str) -> int:
-    """The year of the ``month`` meant: "past" the most recent one starting on or before ``as_of``,
-    "future" the next one ending on or after it, "last"/"next" strictly before/after this month,
-    "this" this calendar year's."""
-    y = as_of.year
-    if how == "past":
-        return y if month <= as_of.month else y - 1
-    if how == "future":
-        return y if month >= as_of.month else y + 1
-    if how == "last":
-        return y if month < as_of.month else y - 1
-    if how == "next":
-        return y if month > as_of.month else y + 1
-    return y
-
-
-_MAX_AHEAD_DAYS = 183
-
-
-def _nearest_day(month: int, day: int, as_of: date, weekday: int | None = None) -> date | None:
-    """The occurrence of ``day month`` nearest to ``as_of``, past or up to half a year ahead (a
-    launch "on December 14" asked on 11 December is three days ahead; "February 29" asked in March
-    2023 is 2020's); with a weekday, the nearest year on which that date falls on it ("Monday,
-    February 3" asked in January 2020 is 3 Feb 2020)."""
-    candidates = []
-    for y in range(as_of.year - 8, as_of.year + 2):
-        c = _safe_date(y, month, day)  # None for 29 Feb in a common year, 31 Apr
-        if c is not None and (c - as_of).days <= _MAX_AHEAD_DAYS:
-            candidates.append(c)
-    if not candidates:
-        return None
-    if weekday is not None:
-        matching = [c for c in candidates if c.weekday() == weekday]
-        candidates = matching or candidates
-    return min(candidates, key=lambda c: (abs((c - as_of).days), c > as_of))
-
-
-def _month_part(r: DateRange, mod: str | None, pos: str | None) -> DateRange:
-    """Early/mid/late thirds of a month (1-10, 11-20, 21-end); start/beginning as early, end as late."""
-    part = (mod or pos or "").lower().split()[0] if (mod or pos) else ""
-    assert r.since is not None and r.until is not None
-    s = r.since
-    if part in ("early", "start", "beginning"):
-        return DateRange(s, s.replace(day=10))
-    if part in ("mid", "middle"):
-        return DateRange(s.replace(day=11), s.replace(day=20))
-    if part in ("late", "end"):
-        return DateRange(s.replace(day=21), r.until)
-    if part == "first":
-        return DateRange(s, s.replace(day=15))
-    if part == "second":
-        return DateRange(s.replace(day=16), r.until)
-    return r
-
-
-def _year_part(year: int, mod: str | None, pos: str | None) -> DateRange:
-    """Early/mid/late thirds of a year; start/beginning the first quarter, end the last; halves."""
-    part = (mod or pos or "").lower().split()[0] if (mod or pos) else ""
-    spans = {"early": (1, 4), "mid": (5, 8), "middle": (5, 8), "late": (9, 12), "start": (1, 3),
-             "beginning": (1, 3), "end": (10, 12), "first": (1, 6), "second": (7, 12)}
-    if part not in spans:
-        return year_range(year)
-    a, b = spans[part]
-    return DateRange(month_range(year, a).since, month_range(year, b).until)
-
-
-_SEASON_START = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
-
-
-def _season_range(season: str, year: int) -> DateRange:
-    """Meteorological seasons of the northern hemisphere; winter YEAR is December YEAR to February."""
-    start = _SEASON_START[season]
-    ey, em = add_months(year, start, 2)
-    return DateRange(date(year, start, 1), month_range(ey, em).until)
-
-
-def _season_occurrence(season: str, as_of: date, how: str) -> DateRange:
-    """"this": the season of this year (the winter that has begun or is coming); "last": the most
-    recent one already over; "next": the first one not yet begun; "past": the most recent one
-    begun; "future": the first one not yet over."""
-    years = [_season_range(season, y) for y in range(as_of.year - 2, as_of.year + 2)]
-    if how == "this":
-        y = as_of.year - 1 if season == "winter" and as_of.month <= 2 else as_of.year
-        return _season_range(season, y)
-    if how == "last":
-        return [r for r in years if r.until is not None and r.until < as_of][-1]
-    if how == "next":
-        return next(r for r in years if r.since is not None and r.since > as_of)
-    if how == "future":
-        return next(r for r in years if r.until is not None and r.until >= as_of)
-    return [r for r in years if r.since is not None and r.since <= as_of][-1]
-
-
-def _weekday_date(wd: int, as_of: date, how: str) -> date:
-    """"past": the most recent such day, today included; "last": strictly before today; "next":
-    strictly after; "future": today or later; "this": the nearest one (three days either way)."""
-    back = (as_of.weekday() - wd) % 7
-    if how == "past":
-        return as_of - timedelta(days=back)
-    if how == "last":
-        return as_of - timedelta(days=back or 7)
-    fwd = (wd - as_of.weekday()) % 7
-    if how == "next":
-        return as_of + timedelta(days=fwd or 7)
-    if how == "future":
-        return as_of + timedelta(days=fwd)
-    return as_of - timedelta(days=back) if back <= 3 else as_of + timedelta(days=fwd)
-
 
 def _number(text: str) -> int | None:
     t = " ".join(text.lower().split())
@@ -284,27 +183,6 @@ def _unit(text: str) -> str:
     return u[:-1] if u.endswith("s") else u
 
 
-def _back(as_of: date, n: int, unit: str) -> date:
-    """``as_of`` moved ``n`` units into the past."""
-    if unit == "day":
-        return as_of - timedelta(days=n)
-    if unit == "week":
-        return as_of - timedelta(days=7 * n)
-    if unit == "month":
-        return shift_months(as_of, -n)
-    return shift_years(as_of, -n * (10 if unit == "decade" else 1))
-
-
-def _forward(as_of: date, n: int, unit: str) -> date:
-    if unit == "day":
-        return as_of + timedelta(days=n)
-    if unit == "week":
-        return as_of + timedelta(days=7 * n)
-    if unit == "month":
-        return shift_months(as_of, n)
-    return shift_years(as_of, n * (10 if unit == "decade" else 1))
-
-
 # -- atoms ----------------------------------------------------------------------------------------
 
 def _month_num(text: str) -> int:
@@ -315,16 +193,9 @@ def _day_num(text: str) -> int:
     return int(re.match(r"\d+", text).group())  # type: ignore[union-attr]
 
 
-def _safe_date(y: int, m: int, d: int) -> date | None:
-    try:
-        return date(y, m, d)
-    except ValueError:
-        return None
-
-
 def _parse_atom(text: str, as_of: date, how: str, *, anchor: DateRange | None = None) -> _Atom | None:
     """The range of one date atom. ``how`` chooses among occurrences when the year is not given
-    (see ``_month_year``); ``anchor`` is the end of a "between X and Y", which a year-less start
+    (see ``month_year``); ``anchor`` is the end of a "between X and Y", which a year-less start
     must precede ("between September and November of last year")."""
     for name, rx in _ATOM_RE.items():
         m = rx.fullmatch(text)
@@ -332,49 +203,49 @@ def _parse_atom(text: str, as_of: date, how: str, *, anchor: DateRange | None = 
             continue
         g = m.groupdict()
         if name == "iso":
-            d = _safe_date(int(g["y"]), int(g["m"]), int(g["d"]))
+            d = safe_date(int(g["y"]), int(g["m"]), int(g["d"]))
             return _Atom(DateRange(d, d), "day", False) if d else None
         if name == "us":
             a, b, y = int(g["a"]), int(g["b"]), int(g["y"])
             month, day = (b, a) if a > 12 else (a, b)  # US order unless the first cannot be a month
-            d = _safe_date(y, month, day)
+            d = safe_date(y, month, day)
             return _Atom(DateRange(d, d), "day", False) if d else None
         if name in ("mdy", "dmy"):
-            d = _safe_date(int(g["y"]), _month_num(g["m"]), _day_num(g["d"]))
+            d = safe_date(int(g["y"]), _month_num(g["m"]), _day_num(g["d"]))
             return _Atom(DateRange(d, d), "day", False) if d else None
         if name in ("md", "dm"):
             month, day = _month_num(g["m"]), _day_num(g["d"])
             if anchor is not None and anchor.since is not None:
-                d = _safe_date(anchor.since.year, month, day)
+                d = safe_date(anchor.since.year, month, day)
                 if d is not None and d > anchor.since:
-                    d = _safe_date(anchor.since.year - 1, month, day)
+                    d = safe_date(anchor.since.year - 1, month, day)
             else:
-                d = _nearest_day(month, day, as_of)
+                d = nearest_day(month, day, as_of)
             return _Atom(DateRange(d, d), "day", True) if d else None
         if name in ("my", "isomonth"):
             r = month_range(int(g["y"]), _month_num(g["m"]) if name == "my" else int(g["m"]))
-            return _Atom(_month_part(r, g.get("mod"), g.get("pos")), "month", False)
+            return _Atom(month_part(r, g.get("mod"), g.get("pos")), "month", False)
         if name == "m":
             month = _month_num(g["m"])
             if g["ry"]:
                 year = as_of.year + {"last": -1, "this": 0, "next": 1}[g["ry"].lower()]
             elif g["rel"]:
-                year = _month_year(month, as_of, g["rel"].lower())
+                year = month_year(month, as_of, g["rel"].lower())
             elif anchor is not None and anchor.since is not None:
                 year = anchor.since.year if month <= anchor.since.month else anchor.since.year - 1
             else:
-                year = _month_year(month, as_of, how)
-            return _Atom(_month_part(month_range(year, month), g["mod"], g["pos"]), "month", True)
+                year = month_year(month, as_of, how)
+            return _Atom(month_part(month_range(year, month), g["mod"], g["pos"]), "month", True)
         if name == "seasony":
-            return _Atom(_season_range(g["s"].lower(), int(g["y"])), "season", False)
+            return _Atom(season_range(g["s"].lower(), int(g["y"])), "season", False)
         if name == "decade":
             return _decade_atom(g["dec"], g["mod"], as_of)
         if name == "y":
-            return _Atom(_year_part(int(g["y"]), g["mod"], g["pos"]), "year", False)
+            return _Atom(year_part(int(g["y"]), g["mod"], g["pos"]), "year", False)
         if name == "rel":
             return _rel_atom(g, as_of)
         if name == "wd":
-            d = _weekday_date(_WEEKDAY_NUM[g["wd"].lower()], as_of, how if how != "this" else "past")
+            d = weekday_date(_WEEKDAY_NUM[g["wd"].lower()], as_of, how if how != "this" else "past")
             return _Atom(DateRange(d, d), "weekday", True)
     return None
 
@@ -399,23 +270,11 @@ def _rel_atom(g: dict[str, str | None], as_of: date) -> _Atom:
         d = as_of - timedelta(days=1)
         return _Atom(DateRange(d, d), "yesterday", True)
     if g.get("sunit"):  # the start of the week/month/year
-        r = _calendar_unit(str(g["sunit"]).lower(), as_of, 0)
+        r = calendar_unit(str(g["sunit"]).lower(), as_of, 0)
         return _Atom(DateRange(r.since, r.since), "start-of-" + str(g["sunit"]).lower(), True)
     rel, unit = str(g["rel"]).lower(), str(g["unit"]).lower()
-    r = _calendar_unit(unit, as_of, {"last": -1, "this": 0, "next": 1}[rel])
+    r = calendar_unit(unit, as_of, {"last": -1, "this": 0, "next": 1}[rel])
     return _Atom(r, f"{rel}-{unit}", True)
-
-
-def _calendar_unit(unit: str, as_of: date, offset: int) -> DateRange:
-    """This (0), the last (-1) or the next (1) week, calendar month or calendar year. Weeks are the
-    seven days up to the asking date (a news quiz's "this week"), not calendar weeks."""
-    if unit == "week":
-        end = as_of + timedelta(days=7 * offset)
-        return DateRange(end - timedelta(days=6), end)
-    if unit == "month":
-        y, m = add_months(as_of.year, as_of.month, offset)
-        return month_range(y, m)
-    return year_range(as_of.year + offset)
 
 
 # -- the question's context ---------------------------------------------------------------------------
@@ -563,12 +422,12 @@ def _rule_day_span(m: re.Match[str], text: str, as_of: date) -> TimeExpression |
     if d2 <= d1:
         return None
     if year_text:
-        end = _safe_date(int(year_text), month, d2)
+        end = safe_date(int(year_text), month, d2)
     elif month_text[0].isupper():
-        end = _nearest_day(month, d2, as_of)
+        end = nearest_day(month, d2, as_of)
     else:
         return None
-    begin = _safe_date(end.year, month, d1) if end else None
+    begin = safe_date(end.year, month, d1) if end else None
     if end is None or begin is None:
         return None
     word, start = _left(text, m.start(), _phrases("between", "from", "on"))
@@ -649,7 +508,7 @@ def _rule_day(m: re.Match[str], text: str, as_of: date) -> TimeExpression | None
             return None  # "at the 4th of July parade"
         g = _ATOM_RE[name].fullmatch(atom_text).groupdict()  # type: ignore[union-attr]
         wd = _WEEKDAY_NUM[wdm["wd"].lower()] if wdm else None
-        d = _nearest_day(_month_num(g["m"]), _day_num(g["d"]), as_of, wd)
+        d = nearest_day(_month_num(g["m"]), _day_num(g["d"]), as_of, wd)
         if d is None:
             return None
         return _expr(start, m.end(), text, "day", DateRange(d, d), as_of, literal=True)
@@ -673,7 +532,7 @@ def _rule_month_year(m: re.Match[str], text: str, as_of: date) -> TimeExpression
         year, month = int(m["y"]), _month_num(m["m"])
     mod, start = _left(text, m.start(), _MODS)
     prep, start = _left(text, start, _MONTH_PREPS)
-    r = _month_part(month_range(year, month), *_mod_words(mod))
+    r = month_part(month_range(year, month), *_mod_words(mod))
     attributive = not prep and not mod and _attributive(text, m.start())
     bounded = prep.split()[0] in _IN_PREPS if prep else not attributive
     return _expr(start, m.end(), text, "month", r, as_of, bounded=bounded, relative=False, literal=True)
@@ -704,10 +563,10 @@ def _rule_month_tail(m: re.Match[str], text: str, as_of: date, month: int, mod: 
     if m["ry"]:
         year = as_of.year + {"last": -1, "this": 0, "next": 1}[m["ry"].lower()]
     elif rel:
-        year = _month_year(month, as_of, {"this past": "last", "this coming": "next"}.get(rel, rel))
+        year = month_year(month, as_of, {"this past": "last", "this coming": "next"}.get(rel, rel))
     else:
-        year = _month_year(month, as_of, "future" if _future_context(text, m.start()) else "past")
-    r = _month_part(month_range(year, month), *_mod_words(mod))
+        year = month_year(month, as_of, "future" if _future_context(text, m.start()) else "past")
+    r = month_part(month_range(year, month), *_mod_words(mod))
     return _expr(start, m.end(), text, "month", r, as_of, literal=True)
 
 
@@ -736,7 +595,7 @@ def _rule_year(m: re.Match[str], text: str, as_of: date) -> TimeExpression | Non
     nxt = _next_word(text, m.end())
     if nxt and nxt.lower() not in _FUNCTION_WORDS and (prep in ("of", "for") or nxt.islower()):
         return None  # "the list of 2020 inductees", "host of 2032 Olympic Games", "in 2020 polls"
-    r = _year_part(int(m.group(0)), *_mod_words(mod))
+    r = year_part(int(m.group(0)), *_mod_words(mod))
     return _expr(start, m.end(), text, "year", r, as_of, bounded=prep in _IN_PREPS, relative=False,
                  literal=True)
 
@@ -757,7 +616,7 @@ def _rule_season(m: re.Match[str], text: str, as_of: date) -> TimeExpression | N
     mod, start = _left(text, m.start(), _SEASON_MODS)
     prep, start = _left(text, start, _SEASON_PREPS)
     if m["y"]:
-        return _expr(start, m.end(), text, "season", _season_range(season, int(m["y"])), as_of,
+        return _expr(start, m.end(), text, "season", season_range(season, int(m["y"])), as_of,
                      relative=False, literal=True)
     if not mod or (mod == "the" and not prep):
         return None  # "summer blockbuster", "the summer": no period named
@@ -768,7 +627,7 @@ def _rule_season(m: re.Match[str], text: str, as_of: date) -> TimeExpression | N
            "this coming": "next"}.get(mod)
     if how is None:
         how = "future" if _future_context(text, m.start()) else "past"
-    return _expr(start, m.end(), text, "season", _season_occurrence(season, as_of, how), as_of)
+    return _expr(start, m.end(), text, "season", season_occurrence(season, as_of, how), as_of)
 
 
 _DECADE_MODS = _phrases("early", "mid", "late", "mid-", "early-", "late-")
@@ -822,7 +681,7 @@ def _rule_this_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
         first_year = as_of.year // 10 * 10
         r = DateRange(date(first_year, 1, 1), date(first_year + 9, 12, 31))
         return _expr(start, m.end(), text, "this-decade", r, as_of)
-    r = _calendar_unit(unit, as_of, 0)
+    r = calendar_unit(unit, as_of, 0)
     assert r.since is not None and r.until is not None
     first, last = r.since, r.until
     if pre == "earlier":
@@ -833,9 +692,9 @@ def _rule_this_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
             r = DateRange(first, first + timedelta(days=2)) if pre == "early" else \
                 DateRange(last - timedelta(days=2), last)
         elif unit == "month":
-            r = _month_part(r, pre, None)
+            r = month_part(r, pre, None)
         else:
-            r = _year_part(first.year, pre, None)
+            r = year_part(first.year, pre, None)
         return _expr(start, m.end(), text, f"{pre}-this-{unit}", r, as_of)
     if pre == "later":
         if unit == "week":
@@ -847,7 +706,7 @@ def _rule_this_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
 
 
 def _rule_this_past_week(m: re.Match[str], text: str, as_of: date) -> TimeExpression | None:
-    return _expr(m.start(), m.end(), text, "this-week", _calendar_unit("week", as_of, 0), as_of)
+    return _expr(m.start(), m.end(), text, "this-week", calendar_unit("week", as_of, 0), as_of)
 
 
 _PERIOD_PREPS = _phrases("in", "over", "during", "within", "for", "throughout")
@@ -868,13 +727,13 @@ def _rule_last_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
         r = DateRange(date(first_year, 1, 1), date(first_year + 9, 12, 31))
         return _expr(m.start(), m.end(), text, "last-decade", r, as_of)
     _, start = _left(text, m.start(), ("in", "over", "during"))
-    return _expr(start, m.end(), text, f"last-{unit}", _calendar_unit(unit, as_of, -1), as_of)
+    return _expr(start, m.end(), text, f"last-{unit}", calendar_unit(unit, as_of, -1), as_of)
 
 
 def _past_period(start: int, end: int, text: str, as_of: date, n: int, unit: str) -> TimeExpression | None:
     if n < 1 or n > _MAX_PERIOD[unit]:
         return None
-    r = DateRange(_back(as_of, n, unit) + timedelta(days=1), as_of)
+    r = DateRange(step_back(as_of, n, unit) + timedelta(days=1), as_of)
     return _expr(start, end, text, "past-period", r, as_of, bounded=True)
 
 
@@ -900,7 +759,7 @@ def _rule_next_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
         unit = _unit(unit)
         if n is None or n > _MAX_PERIOD[unit]:
             return None
-        r = DateRange(as_of + timedelta(days=1), _forward(as_of, n, unit))
+        r = DateRange(as_of + timedelta(days=1), step_forward(as_of, n, unit))
         return _expr(start, m.end(), text, "next-period", r, as_of)
     if unit == "decade":
         first_year = as_of.year // 10 * 10 + 10
@@ -909,7 +768,7 @@ def _rule_next_unit(m: re.Match[str], text: str, as_of: date) -> TimeExpression 
     if unit == "week":  # the seven days after the asking date, mirroring "this week"
         r = DateRange(as_of + timedelta(days=1), as_of + timedelta(days=7))
         return _expr(start, m.end(), text, "next-week", r, as_of)
-    return _expr(start, m.end(), text, f"next-{unit}", _calendar_unit(unit, as_of, 1), as_of)
+    return _expr(start, m.end(), text, f"next-{unit}", calendar_unit(unit, as_of, 1), as_of)
 
 
 _AGO_LEFT = re.compile(rf"(?<![\d,.])\b{_NUM}\s+{_UNIT}\s+$")
@@ -923,7 +782,7 @@ def _rule_ago(m: re.Match[str], text: str, as_of: date) -> TimeExpression | None
     unit = _unit(left["unit"])
     if n is None or n < 1 or n > _MAX_AGO[unit]:
         return None
-    centre = _back(as_of, n, unit)
+    centre = step_back(as_of, n, unit)
     if unit == "day":
         r = DateRange(centre, centre)
     else:  # a window of one unit around the point: "two weeks ago" is about 11-17 days back
@@ -989,7 +848,7 @@ def _rule_weekday(m: re.Match[str], text: str, as_of: date) -> TimeExpression | 
            "this": "this"}.get(mod)
     if how is None:
         how = "future" if _future_context(text, m.start()) else "past"
-    d = _weekday_date(_WEEKDAY_NUM[m["wd"].lower()], as_of, how)
+    d = weekday_date(_WEEKDAY_NUM[m["wd"].lower()], as_of, how)
     return _expr(start, m.end(), text, "weekday", DateRange(d, d), as_of)
 
 

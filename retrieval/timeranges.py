@@ -187,3 +187,154 @@ __all__ = [
     "utc_date",
     "year_range",
 ]
+
+
+# -- calendar arithmetic for the grammar (timegrammar.py) ------------------------------------
+
+def month_year(month: int, as_of: date, how: str) -> int:
+    """The year of the ``month`` meant: "past" the most recent one starting on or before ``as_of``,
+    "future" the next one ending on or after it, "last"/"next" strictly before/after this month,
+    "this" this calendar year's."""
+    y = as_of.year
+    if how == "past":
+        return y if month <= as_of.month else y - 1
+    if how == "future":
+        return y if month >= as_of.month else y + 1
+    if how == "last":
+        return y if month < as_of.month else y - 1
+    if how == "next":
+        return y if month > as_of.month else y + 1
+    return y
+
+
+MAX_AHEAD_DAYS = 183
+
+
+def nearest_day(month: int, day: int, as_of: date, weekday: int | None = None) -> date | None:
+    """The occurrence of ``day month`` nearest to ``as_of``, past or up to half a year ahead (a
+    launch "on December 14" asked on 11 December is three days ahead; "February 29" asked in March
+    2023 is 2020's); with a weekday, the nearest year on which that date falls on it ("Monday,
+    February 3" asked in January 2020 is 3 Feb 2020)."""
+    candidates = []
+    for y in range(as_of.year - 8, as_of.year + 2):
+        c = safe_date(y, month, day)  # None for 29 Feb in a common year, 31 Apr
+        if c is not None and (c - as_of).days <= MAX_AHEAD_DAYS:
+            candidates.append(c)
+    if not candidates:
+        return None
+    if weekday is not None:
+        matching = [c for c in candidates if c.weekday() == weekday]
+        candidates = matching or candidates
+    return min(candidates, key=lambda c: (abs((c - as_of).days), c > as_of))
+
+
+def month_part(r: DateRange, mod: str | None, pos: str | None) -> DateRange:
+    """Early/mid/late thirds of a month (1-10, 11-20, 21-end); start/beginning as early, end as late."""
+    part = (mod or pos or "").lower().split()[0] if (mod or pos) else ""
+    assert r.since is not None and r.until is not None
+    s = r.since
+    if part in ("early", "start", "beginning"):
+        return DateRange(s, s.replace(day=10))
+    if part in ("mid", "middle"):
+        return DateRange(s.replace(day=11), s.replace(day=20))
+    if part in ("late", "end"):
+        return DateRange(s.replace(day=21), r.until)
+    if part == "first":
+        return DateRange(s, s.replace(day=15))
+    if part == "second":
+        return DateRange(s.replace(day=16), r.until)
+    return r
+
+
+def year_part(year: int, mod: str | None, pos: str | None) -> DateRange:
+    """Early/mid/late thirds of a year; start/beginning the first quarter, end the last; halves."""
+    part = (mod or pos or "").lower().split()[0] if (mod or pos) else ""
+    spans = {"early": (1, 4), "mid": (5, 8), "middle": (5, 8), "late": (9, 12), "start": (1, 3),
+             "beginning": (1, 3), "end": (10, 12), "first": (1, 6), "second": (7, 12)}
+    if part not in spans:
+        return year_range(year)
+    a, b = spans[part]
+    return DateRange(month_range(year, a).since, month_range(year, b).until)
+
+
+SEASON_START = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+
+
+def season_range(season: str, year: int) -> DateRange:
+    """Meteorological seasons of the northern hemisphere; winter YEAR is December YEAR to February."""
+    start = SEASON_START[season]
+    ey, em = add_months(year, start, 2)
+    return DateRange(date(year, start, 1), month_range(ey, em).until)
+
+
+def season_occurrence(season: str, as_of: date, how: str) -> DateRange:
+    """"this": the season of this year (the winter that has begun or is coming); "last": the most
+    recent one already over; "next": the first one not yet begun; "past": the most recent one
+    begun; "future": the first one not yet over."""
+    years = [season_range(season, y) for y in range(as_of.year - 2, as_of.year + 2)]
+    if how == "this":
+        y = as_of.year - 1 if season == "winter" and as_of.month <= 2 else as_of.year
+        return season_range(season, y)
+    if how == "last":
+        return [r for r in years if r.until is not None and r.until < as_of][-1]
+    if how == "next":
+        return next(r for r in years if r.since is not None and r.since > as_of)
+    if how == "future":
+        return next(r for r in years if r.until is not None and r.until >= as_of)
+    return [r for r in years if r.since is not None and r.since <= as_of][-1]
+
+
+def weekday_date(wd: int, as_of: date, how: str) -> date:
+    """"past": the most recent such day, today included; "last": strictly before today; "next":
+    strictly after; "future": today or later; "this": the nearest one (three days either way)."""
+    back = (as_of.weekday() - wd) % 7
+    if how == "past":
+        return as_of - timedelta(days=back)
+    if how == "last":
+        return as_of - timedelta(days=back or 7)
+    fwd = (wd - as_of.weekday()) % 7
+    if how == "next":
+        return as_of + timedelta(days=fwd or 7)
+    if how == "future":
+        return as_of + timedelta(days=fwd)
+    return as_of - timedelta(days=back) if back <= 3 else as_of + timedelta(days=fwd)
+
+
+def step_back(as_of: date, n: int, unit: str) -> date:
+    """``as_of`` moved ``n`` units into the past."""
+    if unit == "day":
+        return as_of - timedelta(days=n)
+    if unit == "week":
+        return as_of - timedelta(days=7 * n)
+    if unit == "month":
+        return shift_months(as_of, -n)
+    return shift_years(as_of, -n * (10 if unit == "decade" else 1))
+
+
+def step_forward(as_of: date, n: int, unit: str) -> date:
+    if unit == "day":
+        return as_of + timedelta(days=n)
+    if unit == "week":
+        return as_of + timedelta(days=7 * n)
+    if unit == "month":
+        return shift_months(as_of, n)
+    return shift_years(as_of, n * (10 if unit == "decade" else 1))
+
+
+def safe_date(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def calendar_unit(unit: str, as_of: date, offset: int) -> DateRange:
+    """This (0), the last (-1) or the next (1) week, calendar month or calendar year. Weeks are the
+    seven days up to the asking date (a news quiz's "this week"), not calendar weeks."""
+    if unit == "week":
+        end = as_of + timedelta(days=7 * offset)
+        return DateRange(end - timedelta(days=6), end)
+    if unit == "month":
+        y, m = add_months(as_of.year, as_of.month, offset)
+        return month_range(y, m)
+    return year_range(as_of.year + offset)
