@@ -77,7 +77,8 @@ def io_counters() -> dict[str, int]:
 
 # The child process: the CLI's own main, then what it wrote and its peak RSS, on stderr.
 CHILD = (
-    "import resource, sys, time; t0 = time.perf_counter(); from bot.cli import main; rc = main(sys.argv[1:]); "
+    "import resource, sys, time; t0 = time.perf_counter(); from bot.cli import main; "
+    "rc = main(sys.argv[1:]); "
     "io = dict((k.strip(), int(v)) for k, v in (l.split(':') for l in open('/proc/self/io'))); "
     "print('BENCH', time.perf_counter() - t0, io['write_bytes'], io['wchar'], "
     "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
@@ -190,7 +191,8 @@ def thousand(base: Path, archive: Path, first_unused: int, tmp: Path) -> list[li
     inc_s = time.perf_counter() - t0
     n = r_fresh.passages
     return [
-        ["1,000 articles, fresh build", f"{n:,} passages in {fresh_s:.0f} s", f"{n / fresh_s:.1f} passages/s", ""],
+        ["1,000 articles, fresh build", f"{n:,} passages in {fresh_s:.0f} s",
+         f"{n / fresh_s:.1f} passages/s", ""],
         ["1,000 articles added to the base index", f"{n:,} passages in {inc_s:.0f} s",
          f"{n / inc_s:.1f} passages/s", f"{fresh_s / inc_s:.0%} of the fresh build's rate"],
     ]
@@ -296,7 +298,8 @@ def increments_quality(rebuild: bool) -> str:
 
 def archive_rss(archive: Path, old_code: Path | None, tmp: Path) -> str:
     rows = []
-    total = sum(1 for _ in open(archive, encoding="utf-8"))
+    with open(archive, encoding="utf-8") as f:
+        total = sum(1 for _ in f)
     parts_dir = tmp / "parts"
     step = -(-total // 10)
     parts = []
@@ -322,7 +325,8 @@ def archive_rss(archive: Path, old_code: Path | None, tmp: Path) -> str:
             inc.append(run_cli(args, cwd=cwd, pythonpath=code))
             log(f"{label} increment {i + 1}: {inc[-1]}")
         rows.append([label, f"{full['rss_mb']:.0f} MB", f"{full['wall'] / 60:.0f} min",
-                     f"{max(r['rss_mb'] for r in inc):.0f} MB", f"{sum(r['wall'] for r in inc) / 60:.0f} min"])
+                     f"{max(r['rss_mb'] for r in inc):.0f} MB",
+                     f"{sum(r['wall'] for r in inc) / 60:.0f} min"])
     return md_table(["code", "peak RSS from empty", "time", "peak RSS, 10 increments", "time"], rows)
 
 
@@ -334,7 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_common_args(p)
     args = p.parse_args(argv)
     (archive,) = require_shared(ARCHIVE)
-    with tempfile.TemporaryDirectory(prefix="citebot-growth-", dir=CACHE.parent if CACHE.exists() else None) as t:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="growth-", dir=CACHE) as t:
         tmp = Path(t)
         if args.quality:
             body = increments_quality(args.rebuild)
