@@ -168,7 +168,18 @@ def log(msg: str) -> None:
 
 
 def progress_printer(label: str, every: int = 250) -> Any:
-    """A ``progress(done, total)`` callback that prints a line now and then on stderr."""
+    """A build ``progress(BuildProgress)`` callback that prints a line now and then on stderr."""
+    state = {"last": -every}
+
+    def progress(p: Any) -> None:
+        if p.phase != "embedding" or p.embedded - state["last"] >= every:
+            state["last"] = p.embedded
+            log(f"{label}: {p.phase}, {p.articles} read, {p.embedded} embedded, {p.passages} passages")
+    return progress
+
+
+def count_printer(label: str, every: int = 250) -> Any:
+    """A ``progress(done, total)`` callback (evaluations) that prints a line now and then."""
     def progress(done: int, total: int) -> None:
         if done == total or done % every == 0:
             log(f"{label}: {done}/{total}")
@@ -216,10 +227,11 @@ def engine_kwargs(encoder: str | None) -> dict[str, Any]:
 
 
 def index_encoder(index_dir: Path) -> str:
-    """The encoder recorded in an index's manifest (older manifests: sentence-transformers)."""
-    from retrieval.index import read_manifest
+    """The encoder recorded in an index's commit."""
+    from retrieval.commit import read_live_commit
 
-    return str(getattr(read_manifest(generation_dir(index_dir)), "encoder", "sentence-transformers"))
+    commit = read_live_commit(index_dir)
+    return commit.manifest.encoder if commit is not None else "none"
 
 
 def _encoder_drift(bot: Any, index_dir: Path) -> bool:
@@ -278,12 +290,36 @@ def describe_embedder(emb: Any) -> str:
     return f"{name} ({enc})" if enc else name
 
 
-def generation_dir(index_dir: Path) -> Path:
-    from retrieval.index import require_generation
-
-    return require_generation(index_dir)
-
-
 def add_common_args(parser: Any) -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
+
+
+def index_tables(index_dir: Path) -> tuple[dict[str, tuple[str, str, str | None]],
+                                            list[tuple[int, str, int, int, int, int]],
+                                            list[tuple[int, str, int, int]]]:
+    """The live rows of every segment of an index: articles {id: (title, text, path)},
+    passages (id, article id, start, end, first sentence, last sentence) and sentences
+    (id, article id, start, end), each in id order."""
+    from retrieval.reader import IndexReader
+
+    reader = IndexReader(index_dir)
+    articles: dict[str, tuple[str, str, str | None]] = {}
+    passages: list[tuple[int, str, int, int, int, int]] = []
+    sentences: list[tuple[int, str, int, int]] = []
+    try:
+        for st in reader.current().segments:
+            conn = st.seg.conn
+            ords = {}
+            for o, aid, title, text, path in conn.execute("SELECT ord, id, title, text, path FROM articles"):
+                if not st.is_deleted(o):
+                    ords[o] = aid
+                    articles[aid] = (title, text, path)
+            passages += [(r[0], ords[r[1]], *r[2:]) for r in conn.execute(
+                "SELECT id, article, start, end, first_sentence, last_sentence FROM passages ORDER BY id")
+                if r[1] in ords]
+            sentences += [(r[0], ords[r[1]], r[2], r[3]) for r in conn.execute(
+                "SELECT id, article, start, end FROM sentences ORDER BY id") if r[1] in ords]
+    finally:
+        reader.close()
+    return articles, passages, sentences

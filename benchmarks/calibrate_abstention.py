@@ -70,8 +70,8 @@ def features(index_dir: Path, questions: Sequence[str], label: str) -> list[Feat
 
     bot = Citebot(index_dir, embedder=shared_embedder())
     try:
-        reader, t = bot.reader, bot.tuning
-        k = max(1, min(bot.top_k, reader.manifest.passages))
+        reader, t = bot.view(), bot.tuning
+        k = max(1, min(bot.top_k, reader.passages_count))
         qs = [q.strip() for q in questions]
         log(f"{label}: encoding {len(qs)} questions")
         vecs = bot.embedder.encode(qs, batch_size=64)

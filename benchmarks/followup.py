@@ -109,8 +109,10 @@ def plan_answer(bot: Any, question: str, context: Sequence[str], **plan_kw: Any)
         return bot.answer(question)
     qvec, cvec = bot.embedder.encode([question, plan.context_text])
     t = bot.tuning
-    ans, _ = answer_question(bot.reader, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
-                             k=bot.top_k, fusion=t.fusion, quotes=t.quotes, abstain=plan.abstain(t.abstain))
+    view = bot.view()
+    ans, _ = answer_question(view, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
+                             k=bot._k(view, None), fusion=t.fusion, quotes=t.quotes,
+                             abstain=plan.abstain(t.abstain))
     return replace(ans, question=question, followup_of=plan.builds_on)
 
 

@@ -38,13 +38,13 @@ from _common import (
     CACHE,
     add_common_args,
     append_results,
+    count_printer,
     describe_embedder,
     engine_kwargs,
     ensure_index,
     index_encoder,
     log,
     md_table,
-    progress_printer,
     require_shared,
 )
 
@@ -123,7 +123,7 @@ def run_citebot(index_dir: Path, questions: Sequence[EvalQuestion], tuning: Any 
     bot = Citebot(index_dir, embedder=shared_embedder(encoder), tuning=tuning, **engine_kwargs(encoder))
     rec = _Recorder(bot)
     try:
-        evaluate(rec, questions, progress=progress_printer(label, 500))  # type: ignore[arg-type]
+        evaluate(rec, questions, progress=count_printer(label, 500))  # type: ignore[arg-type]
     finally:
         bot.close()
     outcomes = [Outcome(tuple(ranked), tuple(q.text for q in ans.quotes), ans.answered, ms)
@@ -138,28 +138,37 @@ class PassageSet:
     """The passages of one citebot index, their texts and vectors, and their sentences."""
 
     def __init__(self, index_dir: Path) -> None:
-        from retrieval import vectors as vec
         from retrieval.index import passage_text
         from retrieval.reader import IndexReader
 
         reader = IndexReader(index_dir)
         self.reader = reader
-        conn = reader.store.conn
-        self.articles = {aid: (title, text) for aid, title, text in conn.execute(
-            "SELECT id, title, text FROM articles")}
-        rows = conn.execute(
-            "SELECT id, article_id, start, end, first_sentence, last_sentence FROM passages ORDER BY id"
-        ).fetchall()
+        view = reader.current()
+        self.view = view
+        self.articles: dict[str, tuple[str, str]] = {}
+        rows: list[tuple[int, str, int, int, int, int]] = []
+        self.sentences: dict[int, tuple[str, int, int]] = {}
+        vec_parts = []
+        for st in view.segments:
+            conn = st.seg.conn
+            ords = {o: aid for o, aid in conn.execute("SELECT ord, id FROM articles")}
+            live = {o for o in ords if not st.is_deleted(o)}
+            self.articles.update((aid, (title, text)) for o, aid, title, text in conn.execute(
+                "SELECT ord, id, title, text FROM articles") if o in live)
+            seg_rows = [(r[0], ords[r[1]], r[2], r[3], r[4], r[5]) for r in conn.execute(
+                "SELECT id, article, start, end, first_sentence, last_sentence FROM passages ORDER BY id")
+                if r[1] in live]
+            rows += seg_rows
+            self.sentences.update((sid, (ords[a], s, e)) for sid, a, s, e in conn.execute(
+                "SELECT id, article, start, end FROM sentences") if a in live)
+            keep = np.isin(st.seg.passage_ids, [r[0] for r in seg_rows])
+            vec_parts.append(np.asarray(st.seg.passage_vectors[keep], np.float32))
         self.pids = np.asarray([r[0] for r in rows], np.int64)
         self.article_of = [r[1] for r in rows]
         self.sent_range = [(r[4], r[5]) for r in rows]
         self.texts = [passage_text(self.articles[r[1]][0], self.articles[r[1]][1][r[2]:r[3]]) for r in rows]
-        self.sentences = {sid: (aid, s, e) for sid, aid, s, e in conn.execute(
-            "SELECT id, article_id, start, end FROM sentences")}
-        ids, vecs = vec.all_vectors(reader.faiss)
-        row_of = {int(i): n for n, i in enumerate(ids)}
-        order = [row_of[int(p)] for p in self.pids]
-        self.vectors = np.ascontiguousarray(vecs[order], dtype=np.float32)
+        self.vectors = np.ascontiguousarray(np.vstack(vec_parts) if vec_parts else np.zeros((0, 384)),
+                                            dtype=np.float32)
 
     def best_sentences(self, qvec: np.ndarray, ranked_rows: Sequence[int], n: int = 3) -> list[str]:
         """Best-cosine sentence of each of the first ``n`` passages (skipping repeats)."""
@@ -170,7 +179,7 @@ class PassageSet:
             sids = [s for s in range(first, last + 1) if s in self.sentences and s not in taken]
             if not sids:
                 continue
-            cos = self.reader.sentence_vectors(sids) @ qvec.ravel()
+            cos = self.view.sentence_vectors(sids) @ qvec.ravel()
             sid = sids[int(np.argmax(cos))]
             taken.add(sid)
             aid, s, e = self.sentences[sid]

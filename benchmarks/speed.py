@@ -45,7 +45,7 @@ from _common import (
     append_results,
     describe_embedder,
     engine_kwargs,
-    generation_dir,
+    index_tables,
     log,
     md_table,
     percentile,
@@ -74,19 +74,10 @@ def subset(src: Path, n: int | None, dest_dir: Path) -> Path:
 
 def passage_and_sentence_texts(index_dir: Path) -> tuple[list[str], list[str]]:
     from retrieval.index import passage_text
-    from retrieval.reader import IndexReader
 
-    reader = IndexReader(index_dir)
-    try:
-        conn = reader.store.conn
-        arts = {aid: (t, x) for aid, t, x in conn.execute("SELECT id, title, text FROM articles")}
-        passages = [passage_text(arts[a][0], arts[a][1][s:e]) for a, s, e in conn.execute(
-            "SELECT article_id, start, end FROM passages ORDER BY id")]
-        sentences = [arts[a][1][s:e] for a, s, e in conn.execute(
-            "SELECT article_id, start, end FROM sentences ORDER BY id")]
-    finally:
-        reader.close()
-    return passages, sentences
+    arts, passages, sentences = index_tables(index_dir)
+    return ([passage_text(arts[a][0], arts[a][1][s:e]) for _, a, s, e, _, _ in passages],
+            [arts[a][1][s:e] for _, a, s, e in sentences])
 
 
 def sentence_transformer(emb: Any) -> Any:
@@ -134,17 +125,9 @@ def paraphrase(sentence: str, rng: random.Random) -> str:
 
 def cite_claims(index_dir: Path, n: int) -> list[tuple[str, str, bool]]:
     """(claim, source article id, verbatim?) for ``n`` sentences of non-seed articles."""
-    from retrieval.reader import IndexReader
-
-    reader = IndexReader(index_dir)
-    try:
-        conn = reader.store.conn
-        texts = dict(conn.execute("SELECT id, text FROM articles WHERE path NOT LIKE ?",
-                                  (f"{SEEDS}%",)))
-        rows = [(a, s, e) for a, s, e in conn.execute("SELECT article_id, start, end FROM sentences")
-                if a in texts and 60 <= e - s <= 300]
-    finally:
-        reader.close()
+    arts, _, sentences = index_tables(index_dir)
+    texts = {aid: text for aid, (_, text, path) in arts.items() if not (path or "").startswith(str(SEEDS))}
+    rows = [(a, s, e) for _, a, s, e in sentences if a in texts and 60 <= e - s <= 300]
     rng = random.Random(0)
     picks = rng.sample(rows, min(n, len(rows)))
     out = []
@@ -194,8 +177,12 @@ def peak_rss_mb(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return int(out.strip()) / 1024, "getrusage(RUSAGE_CHILDREN)"
 
 
-def disk_usage(gen: Path) -> tuple[int, dict[str, int]]:
-    parts = {p.name: p.stat().st_size for p in gen.iterdir() if p.is_file()}
+def disk_usage(index_dir: Path) -> tuple[int, dict[str, int]]:
+    """Bytes of the index's files, summed by file name across segments."""
+    parts: dict[str, int] = {}
+    for p in index_dir.rglob("*"):
+        if p.is_file():
+            parts[p.name] = parts.get(p.name, 0) + p.stat().st_size
     return sum(parts.values()), parts
 
 
@@ -358,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append(["peak RSS, cold ask", _err(exc)])
 
     # (e) disk
-    total, parts = disk_usage(generation_dir(index_dir))
+    total, parts = disk_usage(index_dir)
     big = ", ".join(f"{k} {mb(v)}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v > 1e5)
     rows.append(["index size on disk", f"{mb(total)} ({big})"])
 

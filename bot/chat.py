@@ -50,7 +50,7 @@ def run_chat(engine: Citebot, stdin: TextIO, stdout: TextIO) -> int:
     engine.open()
     use_readline = _setup_readline(interactive)
     if interactive:
-        n = engine.reader.manifest.articles
+        n = engine.view().articles_count
         print(f"citebot chat: {n} articles. /help for commands, Ctrl-D to leave.", file=stdout)
     prompt = "? " if interactive else ""
     try:

@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("index", "build or update the index from article files and folders")
     sp.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the articles dir)")
-    sp.add_argument("--rebuild", action="store_true", help="start over instead of updating")
+    sp.add_argument("--rebuild", action="store_true",
+                    help="build a new index from these files; readers keep the old one until it is done")
+    sp.add_argument("--compact", action="store_true",
+                    help="merge all segments into one (drops deleted rows, refreshes hubness); no paths")
+    sp.add_argument("--no-wait", action="store_true",
+                    help="fail at once if another process is writing the index, instead of waiting")
     sp.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     sp = add("ask", "answer a question with quotes from the articles ('-' reads questions from stdin)")
@@ -116,7 +121,7 @@ def _setup_logging(level: str) -> None:
     # Warnings about articles and index files are for the user, one plain line each.
     h = logging.StreamHandler(sys.stderr)
     h.setFormatter(logging.Formatter("citebot: warning: %(message)s"))
-    for name in ("citebot.loaders", "citebot.reader"):
+    for name in ("citebot.loaders", "citebot.reader", "citebot.index"):
         user = logging.getLogger(name)
         user.propagate = False
         user.addHandler(h)
@@ -161,10 +166,31 @@ def _progress_bar(label: str = "embedding") -> tuple[Callable[[int, int], None] 
     return update, bar.stop
 
 
-def run_index(engine: Citebot, paths: Sequence[Path], *, rebuild: bool = False) -> Any:
-    update, stop = _progress_bar()
+def _build_status() -> tuple[Callable[[Any], None] | None, Callable[[], None]]:
+    """A one-line status on stderr while a build streams (its total is not known ahead)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.console import Console
+
+    status = Console(stderr=True).status("reading articles")
+    status.start()
+
+    def update(p: Any) -> None:
+        status.update(f"{p.phase}: {p.articles:,} articles read, {p.embedded:,} embedded, "
+                      f"{p.passages:,} passages")
+
+    return update, status.stop
+
+
+def _notice(text: str) -> None:
+    print(f"citebot: {text}", file=sys.stderr, flush=True)
+
+
+def run_index(engine: Citebot, paths: Sequence[Path], *, rebuild: bool = False,
+              wait: bool = True) -> Any:
+    update, stop = _build_status()
     try:
-        return engine.index(paths, rebuild=rebuild, progress=update)
+        return engine.index(paths, rebuild=rebuild, progress=update, wait=wait, notice=_notice)
     finally:
         stop()
 
@@ -188,9 +214,20 @@ def ensure_index(engine: Citebot, settings: Settings) -> None:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.errors import InputError
+
     engine = make_engine(settings, args.index)
-    paths = args.paths or [settings.articles_dir]
-    report = run_index(engine, paths, rebuild=args.rebuild)
+    if args.compact:
+        if args.paths or args.rebuild:
+            raise InputError("--compact takes no paths and no --rebuild; run it on its own")
+        update, stop = _build_status()
+        try:
+            report = engine.compact(wait=not args.no_wait, progress=update)
+        finally:
+            stop()
+    else:
+        paths = args.paths or [settings.articles_dir]
+        report = run_index(engine, paths, rebuild=args.rebuild, wait=not args.no_wait)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

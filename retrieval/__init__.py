@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from .engine import Citebot, Tuning
     from .errors import (
         CitebotError,
+        IndexBusyError,
         IndexCorruptError,
+        IndexEmptyError,
         IndexMismatchError,
         IndexMissingError,
         IndexStateError,
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "DEFAULT_MODEL": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder",
     "load_embedder": "embedder", "Citebot": "engine", "Tuning": "engine",
-    "CitebotError": "errors", "IndexCorruptError": "errors", "IndexMismatchError": "errors",
+    "CitebotError": "errors", "IndexBusyError": "errors", "IndexCorruptError": "errors",
+    "IndexEmptyError": "errors", "IndexMismatchError": "errors",
     "IndexMissingError": "errors", "IndexStateError": "errors", "InputError": "errors",
     "LoadError": "errors", "ModelError": "errors", "NotFoundError": "errors",
     "IndexConfig": "index", "build_index": "index",
@@ -56,8 +59,10 @@ __all__ = [
     "Citebot",
     "CitebotError",
     "Embedder",
+    "IndexBusyError",
     "IndexConfig",
     "IndexCorruptError",
+    "IndexEmptyError",
     "IndexMismatchError",
     "IndexMissingError",
     "IndexReport",

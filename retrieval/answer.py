@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .filters import ArticleFilter
 from .models import Answer, Quote, Source
 from .quotes import QuoteParams, keyword_overlap, score_sentences, select_quotes, stem
-from .reader import IndexReader
 from .retriever import Candidate, FusionParams, ranked_articles, retrieve
-from .store import content_words
+from .terms import content_words
+from .view import View
 
 MAX_QUESTION_CHARS = 1000
 
@@ -50,19 +51,19 @@ def check_text(text: str, what: str = "question") -> str:
 
 
 def answer_question(
-    reader: IndexReader, question: str, qvec: np.ndarray, *, k: int, fusion: FusionParams,
-    quotes: QuoteParams, abstain: AbstainParams,
+    view: View, question: str, qvec: np.ndarray, *, k: int, fusion: FusionParams,
+    quotes: QuoteParams, abstain: AbstainParams, filt: ArticleFilter | None = None,
 ) -> tuple[Answer, list[Candidate]]:
     """The answer, and the ranked candidates it came from (evaluations rank articles by them)."""
-    cands = retrieve(reader, question, qvec, max(k, quotes.top_passages), fusion)
-    scored, texts = score_sentences(reader, question, qvec, cands, quotes)
+    cands = retrieve(view, question, qvec, max(k, quotes.top_passages), fusion, filt)
+    scored, texts = score_sentences(view, question, qvec, cands, quotes)
     if not scored or not _answers(scored[0].cos, cands, abstain):
-        return Answer(question, False, (), (), closest=_closest(reader, cands)), cands
+        return Answer(question, False, (), (), closest=_closest(view, cands)), cands
     picks = select_quotes(scored, texts, quotes)[: min(quotes.max_quotes, max(k, 1))]
     numbers: dict[str, int] = {}
     for p in picks:
         numbers.setdefault(p.article_id, len(numbers) + 1)
-    arts = reader.store.articles(numbers)
+    arts = view.articles(numbers)
     out_quotes = tuple(
         Quote(
             n=numbers[p.article_id], text=texts[p.article_id][p.start:p.end],
@@ -93,9 +94,9 @@ def _answers(best_sentence_cos: float, cands: list[Candidate], p: AbstainParams)
     return best_sentence_cos >= p.min_sentence_cos or best_passage >= p.min_passage_cos
 
 
-def _closest(reader: IndexReader, cands: list[Candidate], n: int = 3) -> tuple[Source, ...]:
-    order = ranked_articles(reader, cands[:20], n)
-    arts = reader.store.articles(order)
+def _closest(view: View, cands: list[Candidate], n: int = 3) -> tuple[Source, ...]:
+    order = ranked_articles(view, cands[:20], n)
+    arts = view.articles(order)
     return tuple(
         Source(i + 1, aid, arts[aid].title, arts[aid].url, arts[aid].published)
         for i, aid in enumerate(order)

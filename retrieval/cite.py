@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .filters import ArticleFilter
 from .models import Match
 from .quotes import QuoteParams, score_sentences
-from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve
-from .store import SentenceRow
+from .segment import SentenceRow
 from .textnorm import normalize, normalize_with_map, strip_quote_marks
+from .view import View
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +31,16 @@ class CiteParams:
 
 
 def cite_text(
-    reader: IndexReader, text: str, qvec: np.ndarray, *, fusion: FusionParams, params: CiteParams
+    view: View, text: str, qvec: np.ndarray, *, fusion: FusionParams, params: CiteParams,
+    filt: ArticleFilter | None = None,
 ) -> tuple[Match, ...]:
     claim = strip_quote_marks(text) or text.strip()
-    cands = retrieve(reader, claim, qvec, 10, fusion)
-    arts_seen = ranked_articles(reader, cands[:30], 30)
+    cands = retrieve(view, claim, qvec, 10, fusion, filt)
+    arts_seen = ranked_articles(view, cands[:30], 30)
     matches: list[Match] = []
     needle = normalize(claim)
     for aid in arts_seen:
-        art = reader.store.article(aid)
+        art = view.article(aid)
         if art is None:
             continue
         # The cheap C-speed check first; the offset map is built only for a real hit.
@@ -49,7 +51,7 @@ def cite_text(
         while at >= 0 and len(matches) < params.max_matches:
             start = where[at]
             end = where[at + len(needle) - 1] + 1
-            s, e = _sentence_bounds(reader.store.article_sentences(aid), start, end)
+            s, e = _sentence_bounds(view.article_sentences(aid), start, end)
             matches.append(Match(
                 text=art.text[s:e], article_id=aid, title=art.title, url=art.url,
                 published=art.published, start=s, end=e, score=1.0, verbatim=True,
@@ -59,7 +61,7 @@ def cite_text(
         return tuple(matches[: params.max_matches])
 
     qp = QuoteParams(top_passages=8, keyword_weight=0.3, context_weight=0.0, cue_weight=0.0)
-    scored, _ = score_sentences(reader, claim, qvec, cands, qp)
+    scored, _ = score_sentences(view, claim, qvec, cands, qp)
     out: list[Match] = []
     for sc in scored:
         row = sc.row
@@ -67,7 +69,7 @@ def cite_text(
         mixed = sc.cos + 0.3 * sc.keyword
         if sc.cos < params.min_paraphrase_cos and mixed < params.min_paraphrase_mixed:
             continue
-        art = reader.store.article(row.article_id)
+        art = view.article(row.article_id)
         if art is None:
             continue
         out.append(Match(

@@ -4,22 +4,28 @@ answers ``answer``, ``cite``, ``search``, ``sources`` and ``article`` calls from
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .answer import AbstainParams, answer_question, check_text
 from .cite import CiteParams, cite_text
+from .commit import Manifest
 from .embedder import DEFAULT_MODEL, Embedder, load_embedder
-from .errors import InputError, NotFoundError
+from .errors import IndexEmptyError, InputError, NotFoundError
+from .filters import ArticleFilter
 from .followup import blend, plan_followup
-from .index import IndexConfig, Progress, build_index, current_generation
+from .index import IndexConfig, build_index, has_index
 from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage, Quote
 from .quotes import QuoteParams
 from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve, to_passages
+from .view import View
+from .writer import IndexWriter, ProgressFn, check_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,7 @@ class Citebot:
         self._embedder = embedder
         self._index_embedder = embedder
         self._reader: IndexReader | None = None
+        self._checked: Manifest | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -92,10 +99,19 @@ class Citebot:
         if self._reader is None:
             with self._lock:
                 if self._reader is None:
-                    reader = IndexReader(self.index_dir)
-                    reader.check(self.config, self._model_id())
-                    self._reader = reader
+                    from .upgrade import upgrade_with_lock
+
+                    upgrade_with_lock(self.index_dir)
+                    self._reader = IndexReader(self.index_dir)
         return self._reader
+
+    def view(self) -> View:
+        """The newest committed state of the index: one question answers from one view."""
+        view = self.reader.current()
+        if view.commit.manifest != self._checked:
+            check_manifest(view.manifest, self.config, self._model_id(), self.index_dir)
+            self._checked = view.commit.manifest
+        return view
 
     def _model_id(self) -> str:
         from .embedder import _model_id
@@ -103,20 +119,52 @@ class Citebot:
         return self._embedder.model_id if self._embedder is not None else _model_id(self.config.model)
 
     def has_index(self) -> bool:
-        return current_generation(self.index_dir) is not None
+        return has_index(self.index_dir)
 
     def index(
-        self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: Progress | None = None
+        self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: ProgressFn | None = None,
+        wait: bool = True, notice: Callable[[str], None] | None = None,
     ) -> IndexReport:
-        report = build_index(paths, self.index_dir, self.config, self.index_embedder,
-                             rebuild=rebuild, progress=progress)
-        if self._reader is not None:
-            self._reader.refresh()
-        return report
+        return build_index(paths, self.index_dir, self.config, self.index_embedder,
+                           rebuild=rebuild, progress=progress, wait=wait, notice=notice)
+
+    def writer(self, **kwargs: Any) -> IndexWriter:
+        """The index's writer (holds the write lock until closed; use ``with``)."""
+        return IndexWriter(self.index_dir, self.config, self.index_embedder, **kwargs)
+
+    def add_articles(self, articles: Iterable[Article], *, wait: bool = True) -> IndexReport:
+        """Index these articles (replacing older versions of the same ids) in one commit;
+        nothing else is removed."""
+        t0 = time.perf_counter()
+        with self.writer(wait=wait) as w:
+            for art in articles:
+                w.upsert(art)
+            w.commit()
+            merges = w.maybe_merge()
+            st, commit = w.stats, w.commit_point
+        return IndexReport(added=st.added, updated=st.updated, removed=0, unchanged=st.unchanged,
+                           skipped=0, passages=commit.passages, seconds=time.perf_counter() - t0,
+                           segments=len(commit.segments), merges=merges)
+
+    def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> int:
+        with self.writer(wait=wait) as w:
+            n = sum(w.delete(aid) for aid in ids)
+            w.commit()
+            w.maybe_merge()
+        return n
+
+    def compact(self, *, wait: bool = True, progress: ProgressFn | None = None) -> IndexReport:
+        """Merge every segment into one, dropping deleted rows and refreshing hubness."""
+        t0 = time.perf_counter()
+        with self.writer(wait=wait, progress=progress) as w:
+            commit = w.compact()
+        return IndexReport(added=0, updated=0, removed=0, unchanged=commit.articles, skipped=0,
+                           passages=commit.passages, seconds=time.perf_counter() - t0,
+                           segments=len(commit.segments), merges=1)
 
     def open(self) -> None:
         """Load the model and open the index now rather than on the first question."""
-        _ = self.reader
+        self.view()
         self.embedder.encode(["warm up"])
 
     def close(self) -> None:
@@ -139,10 +187,11 @@ class Citebot:
     ) -> tuple[Answer, list[str]]:
         """The answer plus the ids of the first ``depth`` distinct articles retrieved, best first."""
         q = check_text(question)
+        view = self.view()
         t = self.tuning
-        ans, cands = answer_question(self.reader, q, self._encode(q), k=self._k(k),
+        ans, cands = answer_question(view, q, self._encode(q), k=self._k(view, k),
                                      fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)
-        return ans, ranked_articles(self.reader, cands, depth)
+        return ans, ranked_articles(view, cands, depth)
 
     # -- follow-ups (retrieval/followup.py): the conversation changes only the text and the
     # vector handed to answer_question, never retrieval itself.
@@ -156,47 +205,50 @@ class Citebot:
         if plan.builds_on is None:
             return self.answer_ranked(q, k=k, depth=depth)
         qvec, cvec = self.embedder.encode([q, plan.context_text])
+        view = self.view()
         t = self.tuning
-        ans, cands = answer_question(self.reader, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
-                                     k=self._k(k), fusion=t.fusion, quotes=t.quotes,
+        ans, cands = answer_question(view, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
+                                     k=self._k(view, k), fusion=t.fusion, quotes=t.quotes,
                                      abstain=plan.abstain(t.abstain))
         ans = replace(ans, question=q, followup_of=plan.builds_on)
-        return ans, ranked_articles(self.reader, cands, depth)
+        return ans, ranked_articles(view, cands, depth)
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None) -> list[Answer]:
         """Answer a batch, encoding the questions together (batch mode, evaluations)."""
         qs = [check_text(q) for q in questions]
         vecs = self.embedder.encode(qs, batch_size=64)
+        view = self.view()
         t = self.tuning
-        kk = self._k(k)
+        kk = self._k(view, k)
         return [
-            answer_question(self.reader, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)[0]
+            answer_question(view, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)[0]
             for q, v in zip(qs, vecs, strict=True)
         ]
 
     def sentence_ids(self, quote: Quote) -> tuple[int, ...]:
         """Ids of the index sentences a quote is made of (feedback keeps them beside the span;
         unlike the span they change when the index is rebuilt)."""
-        rows = self.reader.store.article_sentences(quote.article_id)
+        rows = self.view().article_sentences(quote.article_id)
         return tuple(s.id for s in rows if quote.start <= s.start and s.end <= quote.end)
 
     def cite(self, text: str) -> tuple[Match, ...]:
         claim = check_text(text, "text to cite")
-        return cite_text(self.reader, claim, self._encode(claim),
+        return cite_text(self.view(), claim, self._encode(claim),
                          fusion=self.tuning.fusion, params=self.tuning.cite)
 
     def search(self, question: str, *, k: int | None = None) -> list[Passage]:
         q = check_text(question)
-        kk = self._k(k)
-        cands = retrieve(self.reader, q, self._encode(q), kk, self.tuning.fusion)
-        return to_passages(self.reader, cands, kk)
+        view = self.view()
+        kk = self._k(view, k)
+        cands = retrieve(view, q, self._encode(q), kk, self.tuning.fusion)
+        return to_passages(view, cands, kk)
 
-    def sources(self) -> list[ArticleInfo]:
-        return self.reader.store.list_articles()
+    def sources(self, filt: ArticleFilter | None = None) -> list[ArticleInfo]:
+        return self.view().list_articles(filt)
 
     def article(self, id_or_url: str) -> Article:
-        store = self.reader.store
-        art = store.article(id_or_url) or store.article_by_url(id_or_url)
+        view = self.view()
+        art = view.article(id_or_url) or view.article_by_url(id_or_url)
         if art is None:
             raise NotFoundError(
                 f"no indexed article has the id or url {id_or_url!r}; `citebot sources` lists them"
@@ -205,13 +257,14 @@ class Citebot:
                        published=art.published, source=art.source, author=art.author,
                        content_hash=art.content_hash)
 
-    def _k(self, k: int | None) -> int:
+    def _k(self, view: View, k: int | None) -> int:
         kk = self.top_k if k is None else k
         if kk < 1:
             raise InputError(f"k of {kk} is too small; ask for at least 1")
-        total = self.reader.manifest.passages
-        if kk > max(total, 1):
-            raise InputError(
-                f"k of {kk} is larger than the number of passages, {total}; ask for fewer"
+        if view.passages_count == 0:
+            raise IndexEmptyError(
+                f"the index in {self.index_dir} holds no articles; add some with "
+                f"`citebot index PATH --index {self.index_dir}`"
             )
-        return kk
+        # More than there are is not an error: every passage there is, is the answer to it.
+        return min(kk, view.passages_count)

@@ -6,7 +6,9 @@
     ├── IndexStateError         problems with the on-disk index
     │   ├── IndexMissingError   no index yet: run `citebot index`
     │   ├── IndexMismatchError  built with another model or settings: `citebot index --rebuild`
-    │   └── IndexCorruptError   unreadable files: `citebot index --rebuild`
+    │   ├── IndexEmptyError     the index holds no articles: `citebot index PATH`
+    │   ├── IndexCorruptError   unreadable files: `citebot index --rebuild`
+    │   └── IndexBusyError      another process is writing the index (``--no-wait``)
     ├── ModelError              the embedding model cannot be loaded
     └── NotFoundError           an article id or url that is not indexed
 
@@ -46,6 +48,14 @@ class IndexCorruptError(IndexStateError):
     pass
 
 
+class IndexEmptyError(IndexStateError):
+    pass
+
+
+class IndexBusyError(IndexStateError):
+    pass
+
+
 class ModelError(CitebotError):
     pass
 
@@ -56,7 +66,9 @@ class NotFoundError(CitebotError):
 
 __all__ = [
     "CitebotError",
+    "IndexBusyError",
     "IndexCorruptError",
+    "IndexEmptyError",
     "IndexMismatchError",
     "IndexMissingError",
     "IndexStateError",

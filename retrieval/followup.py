@@ -38,7 +38,7 @@ import numpy as np
 
 from .answer import AbstainParams
 from .quotes import stem
-from .store import STOPWORDS, content_words
+from .terms import STOPWORDS, content_words
 
 # The chain's vector joins the question's at this weight (0 = keywords only).
 CONTEXT_VECTOR_WEIGHT = 0.5

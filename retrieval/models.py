@@ -7,6 +7,7 @@ Every span is a pair of character offsets into ``Article.text`` (the cleaned bod
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -166,7 +167,7 @@ class SkippedFile:
 
 @dataclass(frozen=True, slots=True)
 class IndexReport:
-    """What one ``build_index`` run did."""
+    """What one build or update did."""
 
     added: int
     updated: int
@@ -176,15 +177,28 @@ class IndexReport:
     passages: int
     seconds: float
     skipped_files: tuple[SkippedFile, ...] = ()
+    ignored: int = 0  # files of a type citebot does not read
+    ignored_examples: tuple[str, ...] = ()
+    kept: int = 0  # articles kept because their file or folder could not be read this time
+    segments: int = 0
+    merges: int = 0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"added {self.added}, updated {self.updated}, removed {self.removed}, "
             f"unchanged {self.unchanged}, skipped {self.skipped}, "
             f"passages {self.passages}, {self.seconds:.1f}s"
         )
+        if self.kept:
+            text += f"; kept {self.kept} whose files could not be read"
+        if self.ignored:
+            eg = ", ".join(Path(p).name for p in self.ignored_examples)
+            files = "file" if self.ignored == 1 else "files"
+            text += f"; ignored {self.ignored} {files} of unknown type, e.g. {eg}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["skipped_files"] = [str(s) for s in self.skipped_files]
+        d["ignored_examples"] = list(self.ignored_examples)
         return d

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .reader import IndexReader
 from .retriever import Candidate
-from .store import SentenceRow, content_words, words
+from .segment import SentenceRow
+from .terms import content_words, words
 from .textnorm import normalize
+from .view import View
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +138,12 @@ def needs_context(sentence: str) -> bool:
 # -- scoring and picking -------------------------------------------------------------------
 
 def score_sentences(
-    reader: IndexReader, question: str, qvec: np.ndarray, cands: list[Candidate],
+    view: View, question: str, qvec: np.ndarray, cands: list[Candidate],
     params: QuoteParams,
 ) -> tuple[list[ScoredSentence], dict[str, str]]:
     """Score every sentence of the top passages; returns them best first, with article texts."""
     top = cands[: params.top_passages]
-    rows = reader.store.passages([c.passage_id for c in top])
+    rows = view.passages([c.passage_id for c in top])
     texts: dict[str, str] = {}
     best_rank: dict[int, int] = {}
     context: dict[int, float] = {}
@@ -153,19 +154,19 @@ def score_sentences(
         if p is None:
             continue
         rel = max(c.score, 0.0) / top_score
-        for s in reader.store.sentences_between(p.first_sentence, p.last_sentence):
+        for s in view.sentences_between(p.first_sentence, p.last_sentence):
             sentences.setdefault(s.id, s)
             best_rank[s.id] = min(best_rank.get(s.id, rank), rank)
             context[s.id] = max(context.get(s.id, 0.0), rel)
     if not sentences:
         return [], texts
     for aid in {s.article_id for s in sentences.values()}:
-        art = reader.store.article(aid)
+        art = view.article(aid)
         if art is not None:
             texts[aid] = art.text
     ids = list(sentences)
-    cos = reader.sentence_vectors(ids) @ qvec.ravel()
-    hub = reader.sentence_hubs(ids) if params.hub_weight else np.zeros(len(ids), np.float32)
+    cos = view.sentence_vectors(ids) @ qvec.ravel()
+    hub = view.sentence_hubs(ids) if params.hub_weight else np.zeros(len(ids), np.float32)
     q_terms = {stem(w) for w in content_words(question)}
     cue = answer_cue(question)
     scored: list[ScoredSentence] = []

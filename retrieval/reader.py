@@ -1,125 +1,137 @@
-"""Opening an index for queries: the live generation's SQLite, FAISS and sentence vectors."""
+"""Opening an index for queries, and following it as writers commit.
+
+``IndexReader.current()`` is called at the start of every question: it stats the ``COMMIT``
+pointer (a microsecond) and, when a writer has committed since, opens the new commit's
+segments (reusing the ones it already has open) before answering. So a long-lived reader (the
+Discord bot, ``chat``, ``ask -``) answers from a new commit from the next question on, and a
+question never sees two commits: it holds one ``View`` from start to end.
+
+Segments a newer commit dropped are unlinked by the writer while old views may still use
+them. That is safe because a ``Segment`` opens every file it needs when it is created (POSIX
+keeps an unlinked file's data while it is open, and a memory map counts as open), and
+``Segment`` objects are released only when no view refers to them any more. A reader that
+finds a commit's files already gone (it read the pointer just before a merge removed them)
+simply reads the pointer again.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
-import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from . import vectors as vec
-from .errors import IndexCorruptError
-from .index import (
-    DB_NAME,
-    FAISS_NAME,
-    HUBNESS,
-    SENT_IDS,
-    SENT_VECS,
-    IndexConfig,
-    Manifest,
-    check_compatible,
-    current_generation,
-    read_manifest,
-    require_generation,
-)
-from .store import Store
+from .commit import Commit, SegmentInfo, pointer_identity, read_live_commit
+from .errors import IndexCorruptError, IndexMissingError
+from .integrity import FileRecord, problems
+from .segment import DamagedSegmentError, Segment
+from .view import SegmentState, View
 
 log = logging.getLogger("citebot.reader")
 
+_RETRIES = 5
+
+
+def damaged(index_dir: Path, what: str) -> IndexCorruptError:
+    """The one-line error for damaged index files, naming the fix."""
+    return IndexCorruptError(
+        f"the index in {index_dir} is damaged ({what}); run `citebot index --index {index_dir}` to "
+        f"drop the damaged part and re-index it from its files, or `citebot index --rebuild "
+        f"--index {index_dir}`"
+    )
+
+
+def load_deletes(index_dir: Path, info: SegmentInfo) -> np.ndarray:
+    """The deleted article numbers of a segment as its commit records them (checked first)."""
+    if info.deletes is None:
+        return np.zeros(0, np.int64)
+    recs = [f for f in info.files if f.name == info.deletes]
+    if damage := problems(index_dir, recs or [FileRecord(info.deletes, -1, "")]):
+        raise DamagedSegmentError(info.name, damage)
+    return np.asarray(np.load(index_dir / info.deletes, allow_pickle=False), np.int64)
+
 
 class IndexReader:
-    """Read-only view of one generation; ``refresh()`` moves to a newer one if a build swapped it."""
+    """Read-only access to the live commit of an index directory; safe to share between threads."""
 
     def __init__(self, index_dir: str | Path) -> None:
         self.index_dir = Path(index_dir)
         self._lock = threading.Lock()
-        self._open(require_generation(self.index_dir))
+        self._segments: dict[str, Segment] = {}
+        self._identity: tuple[int, int, int] | None = None
+        self._view = self._load()
 
-    def _open(self, gen: Path) -> None:
-        self.generation = gen
-        self.manifest: Manifest = read_manifest(gen)
-        try:
-            self.store = Store(gen / DB_NAME, readonly=True)
-            self.faiss: Any = vec.load(gen / FAISS_NAME)
-            # Memory-mapped: a cold process touches only the rows of the sentences it scores.
-            self.sentence_ids = np.load(gen / SENT_IDS)
-            self.sentence_vecs = np.load(gen / SENT_VECS, mmap_mode="r")
-            self._load_hubness(gen)
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise IndexCorruptError(
-                f"the index in {self.index_dir} is unreadable ({exc}); "
-                f"run `citebot index --rebuild --index {self.index_dir}`"
-            ) from exc
+    @property
+    def view(self) -> View:
+        """The view as of the last check (``current()`` checks for a newer commit)."""
+        return self._view
 
-    def _load_hubness(self, gen: Path) -> None:
-        # Indexes built before hubness existed have no file: their hubness reads as zero, which
-        # ranks exactly as those versions did, until the next build adds it.
-        n_sent = len(self.sentence_ids)
-        self.passage_hub_ids = np.zeros(0, np.int64)
-        self.passage_hub = np.zeros(0, np.float32)
-        self.sentence_hub = np.zeros(n_sent, np.float32)
-        if not (gen / HUBNESS).exists():
-            return
-        try:
-            with np.load(gen / HUBNESS) as z:
-                p_ids, p_hub, s_hub = z["passage_ids"], z["passage"], z["sentence"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            # Ranking without it still works; quietly worse answers would not be acceptable.
-            log.warning(
-                "%s is damaged (%s); answering without hubness. Run `citebot index --rebuild "
-                "--index %s` to restore it", gen / HUBNESS, exc, self.index_dir,
-            )
-            return
-        if len(p_ids) == len(p_hub) and len(s_hub) == n_sent:
-            self.passage_hub_ids, self.passage_hub, self.sentence_hub = p_ids, p_hub, s_hub
-
-    def check(self, config: IndexConfig, model_id: str) -> None:
-        check_compatible(self.manifest, config, model_id, self.index_dir)
+    def current(self) -> View:
+        """The newest committed view: what a question should answer from."""
+        if pointer_identity(self.index_dir) != self._identity:
+            self.refresh()
+        return self._view
 
     def refresh(self) -> bool:
-        """Switch to the live generation if a build replaced ours; True when it did."""
-        gen = current_generation(self.index_dir)
-        if gen is None or gen == self.generation:
-            return False
+        """Switch to the live commit if a writer replaced ours; True when it did."""
         with self._lock:
-            old = self.store
-            self._open(gen)
-            old.close()
-        return True
+            if pointer_identity(self.index_dir) == self._identity:
+                return False
+            old = self._view.commit.generation
+            self._view = self._load()
+            return self._view.commit.generation != old
 
-    def sentence_vectors(self, ids: list[int]) -> np.ndarray:
-        """float32 vectors of the given sentence ids, in order (zeros for unknown ids)."""
-        rows, ok = _rows(self.sentence_ids, ids)
-        out = np.zeros((len(ids), self.manifest.dim), np.float32)
-        if ok.any():
-            out[ok] = np.asarray(self.sentence_vecs[rows[ok]], dtype=np.float32)
-        return out
+    def _load(self) -> View:
+        last: Exception | None = None
+        for _ in range(_RETRIES):
+            identity = pointer_identity(self.index_dir)
+            try:
+                commit = read_live_commit(self.index_dir)
+                if commit is None:
+                    raise IndexMissingError(
+                        f"no index in {self.index_dir}; build one with "
+                        f"`citebot index --index {self.index_dir}`"
+                    )
+                view = self._open(commit)
+            except FileNotFoundError as exc:
+                last = exc  # a newer commit removed these files meanwhile: read the pointer again
+                continue
+            except IndexCorruptError:
+                if pointer_identity(self.index_dir) != identity:
+                    continue  # replaced while being read
+                raise
+            self._identity = identity
+            return view
+        raise IndexCorruptError(
+            f"the index in {self.index_dir} keeps changing under the reader or has missing files "
+            f"({last}); run `citebot index --verify --index {self.index_dir}`"
+        )
 
-    def sentence_hubs(self, ids: list[int]) -> np.ndarray:
-        """Hubness of the given sentence ids, in order (0 for unknown ids)."""
-        return _take(self.sentence_hub, *_rows(self.sentence_ids, ids))
-
-    def passage_hubs(self, ids: list[int]) -> np.ndarray:
-        """Hubness of the given passage ids, in order (0 for unknown ids)."""
-        return _take(self.passage_hub, *_rows(self.passage_hub_ids, ids))
+    def _open(self, commit: Commit) -> View:
+        states = []
+        segments: dict[str, Segment] = {}
+        for info in commit.segments:
+            # Segment names are never reused (the commit counts them), so a name already
+            # open is the same files; only its deletions may have changed.
+            seg = self._segments.get(info.name)
+            if seg is None:
+                try:
+                    seg = Segment(self.index_dir, info)
+                except FileNotFoundError:
+                    raise
+                except (OSError, ValueError, RuntimeError, sqlite3.Error) as exc:
+                    raise damaged(self.index_dir, str(exc)) from exc
+            segments[info.name] = seg
+            try:
+                deleted = load_deletes(self.index_dir, info)
+            except (OSError, ValueError) as exc:
+                raise damaged(self.index_dir, str(exc)) from exc
+            states.append(SegmentState.make(seg, deleted))
+        self._segments = segments
+        return View(commit, states)
 
     def close(self) -> None:
-        self.store.close()
-
-
-def _rows(sorted_ids: np.ndarray, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in ``sorted_ids``, and which of them are really there."""
-    want = np.asarray(ids, np.int64)
-    if not len(sorted_ids) or not len(want):
-        return np.zeros(len(want), np.int64), np.zeros(len(want), bool)
-    rows = np.clip(np.searchsorted(sorted_ids, want), 0, len(sorted_ids) - 1)
-    return rows, sorted_ids[rows] == want
-
-
-def _take(values: np.ndarray, rows: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(rows), np.float32)
-    out[ok] = values[rows[ok]]
-    return out
+        with self._lock:
+            self._segments = {}

@@ -17,9 +17,9 @@ from typing import Literal
 
 import numpy as np
 
-from . import vectors as vec
+from .filters import ArticleFilter
 from .models import Passage
-from .reader import IndexReader
+from .view import View
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,35 +68,36 @@ def fuse_rrf(
 
 
 def retrieve(
-    reader: IndexReader, question: str, qvec: np.ndarray, k: int, params: FusionParams
+    view: View, question: str, qvec: np.ndarray, k: int, params: FusionParams,
+    filt: ArticleFilter | None = None,
 ) -> list[Candidate]:
     depth = max(params.min_depth, params.depth_factor * k)
-    dense = vec.search(reader.faiss, qvec, depth)
-    all_bm25 = reader.store.keyword_scores(question)
+    dense = view.dense_search(qvec, depth, filt)
+    all_bm25 = view.keyword_scores(question, filt)
     keyword = heapq.nlargest(depth, all_bm25.items(), key=lambda kv: (kv[1], -kv[0]))
     if params.mode == "rrf":
         cands = fuse_rrf(dense, keyword, params)
         missing = [c.passage_id for c in cands[: k * 2] if c.dense_rank is None]
-        cos = _cosines(reader, qvec, missing)
+        cos = view.passage_cosines(missing, qvec)
         return [
             Candidate(c.passage_id, c.score, cos.get(c.passage_id, c.dense), c.dense_rank, c.keyword_rank)
             for c in cands
         ]
-    return _fuse_linear(reader, qvec, dense, keyword, all_bm25, params)
+    return _fuse_linear(view, qvec, dense, keyword, all_bm25, params)
 
 
 def _fuse_linear(
-    reader: IndexReader, qvec: np.ndarray, dense: list[tuple[int, float]],
+    view: View, qvec: np.ndarray, dense: list[tuple[int, float]],
     keyword: list[tuple[int, float]], bm25: dict[int, float], params: FusionParams,
 ) -> list[Candidate]:
     d_rank = {pid: r for r, (pid, _) in enumerate(dense)}
     k_rank = {pid: r for r, (pid, _) in enumerate(keyword)}
     cos = dict(dense)
     ids = list(dict.fromkeys([p for p, _ in dense] + [p for p, _ in keyword]))
-    cos.update(_cosines(reader, qvec, [p for p in ids if p not in cos]))
+    cos.update(view.passage_cosines([p for p in ids if p not in cos], qvec))
     top_bm25 = keyword[0][1] if keyword else 0.0
-    sent = _best_sentence_cos(reader, qvec, ids, params.w_hub_sentence) if params.w_sentence else {}
-    hub = dict(zip(ids, reader.passage_hubs(ids).tolist(), strict=True))
+    sent = _best_sentence_cos(view, qvec, ids, params.w_hub_sentence) if params.w_sentence else {}
+    hub = dict(zip(ids, view.passage_hubs(ids).tolist(), strict=True))
     out: list[Candidate] = []
     for p in ids:
         kw = bm25.get(p, 0.0) / top_bm25 if top_bm25 > 0 else 0.0
@@ -109,14 +110,14 @@ def _fuse_linear(
 
 
 def _best_sentence_cos(
-    reader: IndexReader, qvec: np.ndarray, ids: list[int], w_hub: float
+    view: View, qvec: np.ndarray, ids: list[int], w_hub: float
 ) -> dict[int, float]:
-    rows = reader.store.passages(ids)
+    rows = view.passages(ids)
     spans = [(pid, r.first_sentence, r.last_sentence) for pid, r in rows.items()]
     sids = [s for _, a, b in spans for s in range(a, b + 1)]
-    cos = reader.sentence_vectors(sids) @ qvec.ravel()
+    cos = view.sentence_vectors(sids) @ qvec.ravel()
     if w_hub:
-        cos = cos - w_hub * reader.sentence_hubs(sids)
+        cos = cos - w_hub * view.sentence_hubs(sids)
     out: dict[int, float] = {}
     at = 0
     for pid, a, b in spans:
@@ -126,21 +127,10 @@ def _best_sentence_cos(
     return out
 
 
-def _cosines(reader: IndexReader, qvec: np.ndarray, ids: list[int]) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for pid in ids:
-        try:
-            v = reader.faiss.reconstruct(int(pid))
-        except RuntimeError:
-            continue
-        out[pid] = float(np.dot(v, qvec.ravel()))
-    return out
-
-
-def to_passages(reader: IndexReader, cands: list[Candidate], k: int) -> list[Passage]:
+def to_passages(view: View, cands: list[Candidate], k: int) -> list[Passage]:
     top = cands[:k]
-    rows = reader.store.passages([c.passage_id for c in top])
-    arts = reader.store.articles(r.article_id for r in rows.values())
+    rows = view.passages([c.passage_id for c in top])
+    arts = view.articles(r.article_id for r in rows.values())
     out: list[Passage] = []
     for rank, c in enumerate(top):
         row = rows.get(c.passage_id)
@@ -154,9 +144,9 @@ def to_passages(reader: IndexReader, cands: list[Candidate], k: int) -> list[Pas
     return out
 
 
-def ranked_articles(reader: IndexReader, cands: list[Candidate], depth: int) -> list[str]:
+def ranked_articles(view: View, cands: list[Candidate], depth: int) -> list[str]:
     """Distinct article ids in the order their passages rank."""
-    rows = reader.store.passages([c.passage_id for c in cands])
+    rows = view.passages([c.passage_id for c in cands])
     out: list[str] = []
     for c in cands:
         r = rows.get(c.passage_id)

@@ -1,9 +1,11 @@
-"""The FAISS half of an index: passage vectors keyed by passage id.
+"""Vector search within one segment, and the approximate index of large segments.
 
-Small indexes are exact (``IndexFlatIP``). Above ``APPROXIMATE_ABOVE`` passages an inverted
-file index (``IndexIVFFlat``) keeps queries fast; it supports adding and removing ids in place
-like the flat one, and ``nprobe`` is set so that recall@10 against exact search stays at or
-above 0.95 (tested in tests/test_vectors.py).
+Every segment keeps its passage vectors as a float32 ``.npy`` file, memory-mapped. Small
+segments are searched exactly, straight from that file (one matrix-vector product). Segments
+above ``APPROXIMATE_ABOVE`` passages, which only merges make, also get an approximate index,
+trained when the merge writes them; its candidates are re-scored with the exact vectors, so
+the cosines retrieval sees are exact either way. Rows of a segment are its FAISS ids, and a
+bitmap of live rows (deletions, date filters) is handed to FAISS as an ``IDSelectorBitmap``.
 """
 
 from __future__ import annotations
@@ -15,93 +17,111 @@ from typing import Any
 import numpy as np
 
 APPROXIMATE_ABOVE = 100_000
+ANN_FILE = "passages.faiss"
+# Candidates the approximate index returns per wanted result, re-scored exactly.
+_RERANK = 4
 
 
-def _faiss() -> Any:
+def faiss_module() -> Any:
     import faiss
 
-    # Two cores: FAISS's OpenMP threads fight torch's and slow a single query down.
+    # Two cores: FAISS's OpenMP threads fight ONNX Runtime's and slow a single query down.
     faiss.omp_set_num_threads(1)
     return faiss
 
 
-def new_index(
-    dim: int, vectors: np.ndarray, ids: np.ndarray, *, approximate_above: int = APPROXIMATE_ABOVE
-) -> Any:
-    """A fresh index holding ``vectors`` under ``ids``: exact when small, IVF when large."""
-    faiss = _faiss()
-    n = len(ids)
-    if n <= approximate_above:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+def load_ann(folder: Path, kind: str) -> Any:
+    if kind == "flat":
+        return None
+    faiss = faiss_module()
+    index = faiss.read_index(str(folder / ANN_FILE))
+    if hasattr(index, "nprobe"):
+        index.nprobe = max(16, index.nlist // 8)
+    return index
+
+
+def build_ann(folder: Path, vectors: Any) -> str:
+    """Write the approximate index for a segment's passage vectors; returns its kind."""
+    n, dim = vectors.shape
+    if n <= APPROXIMATE_ABOVE:
+        return "flat"
+    faiss = faiss_module()
+    nlist = int(4 * math.sqrt(n))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
+    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    for lo in range(0, n, 65536):
+        block = np.ascontiguousarray(vectors[lo:lo + 65536], dtype=np.float32)
+        index.add_with_ids(block, np.arange(lo, lo + len(block), dtype=np.int64))
+    faiss.write_index(index, str(folder / ANN_FILE))
+    return "ivf-flat"
+
+
+def search(vectors: np.ndarray, ann: Any, query: np.ndarray, k: int,
+           live: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` (rows, cosines) of one segment for one query, best first; ``live`` masks rows."""
+    n = len(vectors)
+    if n == 0 or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    q = np.ascontiguousarray(query, dtype=np.float32).ravel()
+    if ann is None:
+        scores = np.asarray(vectors @ q, dtype=np.float32)
+        if live is not None:
+            scores[~live] = -np.inf
+        k = min(k, n)
+        rows = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        rows = rows[np.isfinite(scores[rows])]
+        found = scores[rows]
     else:
-        nlist = int(4 * math.sqrt(n))
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.nprobe = max(16, nlist // 8)
-        # A hash-table direct map allows arbitrary ids and lets reconstruct() find any vector.
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
-    if n:
-        index.add_with_ids(vectors, ids.astype(np.int64))
-    return index
+        faiss = faiss_module()
+        params = None
+        if live is not None:
+            bitmap = np.packbits(live, bitorder="little")  # FAISS reads bit i of byte i // 8
+            params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap)),
+                                               nprobe=ann.nprobe)
+        _, cand = ann.search(q.reshape(1, -1), min(n, k * _RERANK), params=params)
+        rows = cand[0][cand[0] >= 0]
+        found = np.asarray(vectors[np.sort(rows)] @ q, dtype=np.float32)
+        rows = np.sort(rows)
+    order = np.lexsort((rows, -found))[:k]
+    return rows[order].astype(np.int64), found[order]
 
 
-def is_approximate(index: Any) -> bool:
-    return hasattr(index, "nprobe")
+def knn_blocks(queries: np.ndarray, base: np.ndarray, k: int, keep: np.ndarray | None = None,
+               block: int = 32768) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top ``k`` inner products of each query row against ``base`` rows (any dtype,
+    memory-mapped is fine: it is read one block at a time). Returns (sims, base rows), with
+    -inf / -1 where fewer than ``k`` rows qualify."""
+    faiss = faiss_module()
+    nq = len(queries)
+    best_s = np.full((nq, k), -np.inf, np.float32)
+    best_i = np.full((nq, k), -1, np.int64)
+    if nq == 0 or len(base) == 0:
+        return best_s, best_i
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    for lo in range(0, len(base), block):
+        rows = np.arange(lo, min(lo + block, len(base)))
+        if keep is not None:
+            rows = rows[keep[lo:lo + block]]
+        if not len(rows):
+            continue
+        xb = np.ascontiguousarray(base[rows] if keep is not None else base[lo:lo + block],
+                                  dtype=np.float32)
+        sims, idx = faiss.knn(q, xb, min(k, len(rows)), faiss.METRIC_INNER_PRODUCT)
+        got = np.where(idx >= 0, rows[np.maximum(idx, 0)], -1)
+        best_s, best_i = merge_top(best_s, best_i, sims, got, k)
+    return best_s, best_i
 
 
-def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Every (id, vector) the index holds, so it can be rebuilt in another shape."""
-    faiss = _faiss()
-    if is_approximate(index):
-        inv = index.invlists
-        ids_l, vec_l = [], []
-        for lst in range(index.nlist):
-            size = inv.list_size(lst)
-            if not size:
-                continue
-            ids_l.append(faiss.rev_swig_ptr(inv.get_ids(lst), size).copy())
-            codes = faiss.rev_swig_ptr(inv.get_codes(lst), size * index.code_size).copy()
-            vec_l.append(codes.view(np.float32).reshape(size, index.d))
-        if not ids_l:
-            return np.zeros(0, np.int64), np.zeros((0, index.d), np.float32)
-        return np.concatenate(ids_l), np.concatenate(vec_l)
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    vecs = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
-    return ids, np.asarray(vecs, dtype=np.float32)
-
-
-def update(index: Any, remove: list[int], add_ids: np.ndarray, add_vecs: np.ndarray, *,
-           approximate_above: int = APPROXIMATE_ABOVE) -> Any:
-    """Apply removals and additions; reshape (exact <-> approximate) when the size calls for it."""
-    if remove:
-        index.remove_ids(np.asarray(remove, dtype=np.int64))
-    if len(add_ids):
-        index.add_with_ids(add_vecs, add_ids.astype(np.int64))
-    want_approx = index.ntotal > approximate_above
-    # An IVF index trained on far fewer vectors than it now holds has lopsided lists; retrain.
-    # nlist was 4*sqrt(n) at training time, so n_trained = (nlist / 4) ** 2.
-    stale = is_approximate(index) and index.ntotal > 4 * (index.nlist / 4) ** 2
-    if want_approx != is_approximate(index) or stale:
-        ids, vecs = all_vectors(index)
-        return new_index(index.d, vecs, ids, approximate_above=approximate_above)
-    return index
-
-
-def search(index: Any, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    if index.ntotal == 0:
-        return []
-    scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
-    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-
-def save(index: Any, path: Path) -> None:
-    _faiss().write_index(index, str(path))
-
-
-def load(path: Path) -> Any:
-    faiss = _faiss()
-    index = faiss.read_index(str(path))
-    if is_approximate(index):
-        index = faiss.extract_index_ivf(index) if not isinstance(index, faiss.IndexIVF) else index
-    return index
+def merge_top(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top ``k`` of two (sims, ids) result sets."""
+    s = np.concatenate([s1, s2], axis=1)
+    i = np.concatenate([i1, i2], axis=1)
+    if s.shape[1] > k:
+        part = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        s = np.take_along_axis(s, part, axis=1)
+        i = np.take_along_axis(i, part, axis=1)
+    order = np.argsort(-s, axis=1, kind="stable")
+    return np.take_along_axis(s, order, axis=1), np.take_along_axis(i, order, axis=1)

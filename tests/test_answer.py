@@ -55,8 +55,16 @@ def test_empty_and_long_questions_are_refused(seed_engine) -> None:  # type: ign
         seed_engine.answer("   ")
     with pytest.raises(InputError, match="1001 characters"):
         seed_engine.answer("x" * 1001)
-    with pytest.raises(InputError, match="larger than the number of passages"):
-        seed_engine.answer("What did the SVR say?", k=10_000)
+    with pytest.raises(InputError, match="too small"):
+        seed_engine.answer("What did the SVR say?", k=0)
+
+
+def test_k_larger_than_the_index_means_every_passage(seed_engine) -> None:  # type: ignore[no-untyped-def]
+    total = sum(a.passages for a in seed_engine.sources())
+    passages = seed_engine.search("What did the SVR say?", k=10_000)
+    assert len(passages) == total
+    assert len({p.passage_id for p in passages}) == total
+    assert seed_engine.answer("What did the SVR say?", k=10_000).answered
 
 
 def _assert_quote_rules(bot: Citebot, ans: Answer) -> None:

@@ -150,21 +150,26 @@ def test_mismatched_index_names_the_fix(seed_index_dir: Path) -> None:
     assert "citebot index --rebuild" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_damaged_hubness_file_warns_and_still_answers(seed_index_dir: Path, tmp_path: Path) -> None:
+def test_a_damaged_file_is_one_line_and_a_build_repairs_it(seed_index_dir: Path, tmp_path: Path) -> None:
     import shutil
-
-    from retrieval.index import HUBNESS, current_generation
 
     idx = tmp_path / "index"
     shutil.copytree(seed_index_dir, idx)
-    gen = current_generation(idx)
-    assert gen is not None
-    (gen / HUBNESS).write_bytes(b"PK\x03\x04 not really a zip file")
-    r = run("ask", "What did Germany's foreign ministry urge Moscow to do?", index=idx)
-    assert r.returncode == 0 and "restraint" in r.stdout
-    warning = r.stderr.strip().splitlines()
-    assert len(warning) == 1 and warning[0].startswith("citebot: warning:")
-    assert "citebot index --rebuild" in warning[0] and "Traceback" not in r.stderr
+    (hub,) = idx.glob("seg-*/passage_hub.npy")
+    data = bytearray(hub.read_bytes())
+    data[-8:] = b"\xff" * 8  # same size, garbled values: only the checksum can tell
+    hub.write_bytes(bytes(data))
+    q = "What did Germany's foreign ministry urge Moscow to do?"
+    r = run("ask", q, index=idx)
+    assert r.returncode == 1 and r.stdout == ""
+    [line] = r.stderr.strip().splitlines()
+    assert "passage_hub.npy" in line and "damaged" in line and "citebot index" in line
+    assert "Traceback" not in r.stderr
+    fixed = run("index", str(SEEDS), index=idx)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "damaged" in fixed.stderr and "added 2" in fixed.stdout
+    again = run("ask", q, index=idx)
+    assert again.returncode == 0 and "restraint" in again.stdout
 
 
 def test_invalid_setting_is_one_line(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def test_votes_keep_the_question_and_where_each_quote_is(seed_engine, tmp_path: 
         article = seed_engine.article(ref.article_id)
         assert article.text[ref.start:ref.end] == ref.text == quote.text
         assert ref.sentence_ids  # the index sentences the quote is made of
-        rows = {s.id: s for s in seed_engine.reader.store.article_sentences(ref.article_id)}
+        rows = {s.id: s for s in seed_engine.view().article_sentences(ref.article_id)}
         assert rows[ref.sentence_ids[0]].start == ref.start
         assert rows[ref.sentence_ids[-1]].end == ref.end
     d = vote.to_dict()

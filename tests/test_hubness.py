@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from conftest import SEEDS, shared_file
 
-from retrieval import Citebot
+from retrieval import Citebot, hubness
 from retrieval.chunker import split_sentences
+from retrieval.commit import read_live_commit
 from retrieval.hubness import hub_scores
-from retrieval.index import HUBNESS, current_generation
 from retrieval.loaders import load_articles
 
 
@@ -73,59 +73,76 @@ def test_one_article_or_none_has_no_hubness(embedder) -> None:  # type: ignore[n
     assert len(hub_scores(np.zeros((0, 384), np.float32), np.array([], dtype=object))) == 0
 
 
-def test_approximate_neighbours_track_exact_ones(embedder) -> None:  # type: ignore[no-untyped-def]
+def test_approximate_neighbours_track_exact_ones(embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     arts = load_articles([shared_file("qa/xquad-en/articles.jsonl")]).articles
     texts = [a.text[s.start:s.end] for a in arts for s in split_sentences(a.text)]
     groups = np.array([a.id for a in arts for _ in split_sentences(a.text)], dtype=object)
     vecs = embedder.encode(texts, batch_size=64)
     exact = hub_scores(vecs, groups)
-    approx = hub_scores(vecs, groups, exact_below=100)
+    monkeypatch.setattr(hubness, "EXACT_WORK", 0)  # every chunk through the inverted file
+    approx = hub_scores(vecs, groups)
     assert np.corrcoef(exact, approx)[0, 1] > 0.95
     assert float(np.abs(exact - approx).mean()) < 0.02
 
 
-def test_every_build_stores_hubness_for_every_vector(tmp_path: Path, embedder, cache_dir) -> None:  # type: ignore[no-untyped-def]
+def _segment_hubs(index_dir: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    commit = read_live_commit(index_dir)
+    assert commit is not None
+    out = []
+    for info in commit.segments:
+        d = index_dir / info.name
+        out.append(tuple(np.load(d / f"{n}.npy") for n in
+                         ("passage_ids", "passage_hub", "sentence_ids", "sentence_hub")))
+    return out  # type: ignore[return-value]
+
+
+EXTRA = [
+    ("Kremlin denies troop build-up", "Russia's Kremlin said Western reports of a troop "
+     "build-up near Ukraine were hysteria. NATO said it was watching closely."),
+    ("Weather", "Heavy snow fell across Moscow on Monday, closing schools."),
+]
+
+
+def test_new_vectors_get_hubness_against_the_whole_index(tmp_path: Path, embedder, cache_dir) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / "articles"
     shutil.copytree(SEEDS, src)
     bot = Citebot(tmp_path / "index", embedder=embedder, cache_dir=cache_dir)
     bot.index([src])
-    gen = current_generation(tmp_path / "index")
-    assert gen is not None
-    manifest = json.loads((gen / "manifest.json").read_text())
-    with np.load(gen / HUBNESS) as z:
-        before = dict(zip(z["passage_ids"].tolist(), z["passage"].tolist(), strict=True))
-        assert len(z["passage"]) == manifest["passages"]
-        assert len(z["sentence"]) == manifest["sentences"]
-        assert (z["passage"] > 0).all() and (z["sentence"] > 0).all()
+    ((_p_ids, p_hub, _s_ids, s_hub),) = _segment_hubs(tmp_path / "index")
+    assert (p_hub > 0).all() and (s_hub > 0).all()
 
-    # Hubness is relative to the corpus: adding articles recomputes it for the old passages too.
-    extra = src / "extra.jsonl"
-    extra.write_text("".join(
-        json.dumps({"id": f"x{i}", "title": t, "text": body}) + "\n"
-        for i, (t, body) in enumerate([
-            ("Kremlin denies troop build-up", "Russia's Kremlin said Western reports of a troop "
-             "build-up near Ukraine were hysteria. NATO said it was watching closely."),
-            ("Weather", "Heavy snow fell across Moscow on Monday, closing schools."),
-        ])
-    ))
+    (src / "extra.jsonl").write_text("".join(
+        json.dumps({"id": f"x{i}", "title": t, "text": body}) + "\n" for i, (t, body) in enumerate(EXTRA)))
     bot.index([src])
-    gen2 = current_generation(tmp_path / "index")
-    assert gen2 is not None and gen2 != gen
-    with np.load(gen2 / HUBNESS) as z:
-        after = dict(zip(z["passage_ids"].tolist(), z["passage"].tolist(), strict=True))
-    kept = before.keys() & after.keys()
-    assert kept and any(after[p] != before[p] for p in kept)
+    (old_p, old_ph, _, old_sh), (new_p, new_ph, _new_s, _new_sh) = _segment_hubs(tmp_path / "index")
+    # The old segment keeps its values until a merge refreshes them ...
+    np.testing.assert_array_equal(old_ph, p_hub)
+    np.testing.assert_array_equal(old_sh, s_hub)
+    # ... and the new rows' hubness is what a full computation over both segments gives them.
+    view = bot.view()
+    rows = [r for st in view.segments for r in st.seg.conn.execute(
+        "SELECT p.id, a.id FROM passages p JOIN articles a ON a.ord = p.article ORDER BY p.id")]
+    ids = [r[0] for r in rows]
+    vecs = np.vstack([np.asarray(st.seg.passage_vectors) for st in view.segments])
+    full = hub_scores(vecs, np.array([r[1] for r in rows], dtype=object))
+    at = {pid: i for i, pid in enumerate(ids)}
+    np.testing.assert_allclose(new_ph, full[[at[int(p)] for p in new_p]], atol=1e-5)
+    # After compaction every row has the full computation's value.
+    bot.compact()
+    ((c_ids, c_hub, _, _),) = _segment_hubs(tmp_path / "index")
+    np.testing.assert_allclose(c_hub, full[[at[int(p)] for p in c_ids]], atol=1e-5)
+    assert any(c_hub[np.searchsorted(c_ids, p)] != h for p, h in zip(old_p, old_ph, strict=True))
     bot.close()
 
 
-def test_an_index_from_before_hubness_still_answers(tmp_path: Path, seed_index_dir: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_an_old_index_without_hubness_gets_it_on_upgrade(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    fixture = Path(__file__).parent / "data" / "index-v1-seeds"
     idx = tmp_path / "old"
-    shutil.copytree(seed_index_dir, idx)
-    gen = current_generation(idx)
-    assert gen is not None
-    (gen / HUBNESS).unlink()
+    shutil.copytree(fixture, idx)
+    (idx / "gen-000001" / "hubness.npz").unlink()
     bot = Citebot(idx, embedder=embedder)
-    ans = bot.answer("What did NATO's chief say?")
-    assert ans.answered and "Stoltenberg" in " ".join(q.text for q in ans.quotes)
-    assert not bot.reader.passage_hubs([1, 2]).any()
+    ans = bot.answer("What did the SVR say?")
+    assert ans.answered and "SVR" in ans.quotes[0].text
+    ((_, p_hub, _, s_hub),) = _segment_hubs(idx)
+    assert (p_hub > 0).all() and (s_hub > 0).all()
     bot.close()

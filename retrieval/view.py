@@ -1,0 +1,282 @@
+"""A ``View``: one commit's segments, opened, answering the lookups retrieval makes.
+
+A question takes one view at its start and uses only it, so it never mixes two commits even
+if a writer commits meanwhile; the next question takes the newer view (reader.py). Views are
+immutable and shared between threads.
+
+Keyword scores are BM25 over the whole index, not per segment: each segment's FTS5 table
+scores one query term at a time, and each term's inverse document frequency is then swapped for
+the one over all segments (FTS5's own formula, with the summed row and document counts), as
+Lucene scores with collection-wide statistics. Without that, a small new segment would give its
+terms the IDF of a handful of rows, and fresh articles would rank by where they were stored.
+Deleted rows still count in those statistics until a merge removes them, as in Lucene.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import vectors as vec
+from .commit import Commit, Manifest
+from .filters import ArticleFilter
+from .models import ArticleInfo
+from .segment import (
+    ARTICLE_COLUMNS,
+    PassageRow,
+    Segment,
+    SentenceRow,
+    StoredArticle,
+)
+from .terms import content_words
+
+# The column weights citebot gives FTS5's bm25 (title, text).
+BM25_WEIGHTS = (2.0, 1.0)
+_IDF_FLOOR = 1e-6  # FTS5 floors non-positive IDFs at this value
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentState:
+    """A segment as one commit sees it: the segment plus that commit's deletions in it."""
+
+    seg: Segment
+    deleted: np.ndarray  # sorted article numbers
+    live: np.ndarray | None  # bool per passage row; None when nothing is deleted
+
+    @classmethod
+    def make(cls, seg: Segment, deleted: np.ndarray) -> SegmentState:
+        live = None if not len(deleted) else ~np.isin(seg.passage_articles, deleted)
+        return cls(seg, np.asarray(deleted, np.int64), live)
+
+    def is_deleted(self, ord_: int) -> bool:
+        i = int(np.searchsorted(self.deleted, ord_))
+        return i < len(self.deleted) and int(self.deleted[i]) == ord_
+
+    def allowed(self, filt: ArticleFilter | None) -> np.ndarray | None:
+        """Live passage rows that pass ``filt`` (None: every row)."""
+        if filt is None or filt.is_empty:
+            return self.live
+        ok_articles = filt.article_mask(self.seg)  # indexed by ord - 1
+        mask = ok_articles[self.seg.passage_articles - 1]
+        return mask if self.live is None else mask & self.live
+
+
+def idf(n_rows: int, n_hits: int) -> float:
+    value = math.log((n_rows - n_hits + 0.5) / (n_hits + 0.5))
+    return value if value > 0 else _IDF_FLOOR
+
+
+class View:
+    def __init__(self, commit: Commit, segments: Sequence[SegmentState]) -> None:
+        self.commit = commit
+        # Non-empty segments ordered by id range, so an id's segment is found by bisection.
+        self.segments = list(segments)
+        self._p_index = [(s.seg.info.first_passage, i) for i, s in enumerate(self.segments)
+                         if s.seg.info.passages]
+        self._s_index = [(s.seg.info.first_sentence, i) for i, s in enumerate(self.segments)
+                         if s.seg.info.sentences]
+        self._p_starts = [p for p, _ in self._p_index]
+        self._s_starts = [p for p, _ in self._s_index]
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.commit.manifest
+
+    @property
+    def articles_count(self) -> int:
+        return self.commit.articles
+
+    @property
+    def passages_count(self) -> int:
+        return self.commit.passages
+
+    # -- routing -----------------------------------------------------------------------
+    def _group(self, ids: Iterable[int], sentences: bool = False) -> dict[int, np.ndarray]:
+        """Segment index -> the given ids that fall in its range."""
+        index, starts = (self._s_index, self._s_starts) if sentences else (self._p_index, self._p_starts)
+        out: dict[int, list[int]] = {}
+        for i in ids:
+            at = bisect.bisect_right(starts, int(i)) - 1
+            if at >= 0:
+                out.setdefault(index[at][1], []).append(int(i))
+        return {k: np.asarray(v, np.int64) for k, v in out.items()}
+
+    # -- vectors -----------------------------------------------------------------------
+    def dense_search(self, qvec: np.ndarray, k: int,
+                     filt: ArticleFilter | None = None) -> list[tuple[int, float]]:
+        """The ``k`` live passages closest to ``qvec`` over all segments, best first."""
+        found: list[tuple[float, int]] = []
+        for st in self.segments:
+            rows, sims = vec.search(st.seg.passage_vectors, st.seg.ann, qvec, k, st.allowed(filt))
+            ids = st.seg.passage_ids[rows]
+            found += zip(sims.tolist(), ids.tolist(), strict=True)
+        found.sort(key=lambda t: (-t[0], t[1]))
+        return [(pid, s) for s, pid in found[:k]]
+
+    def passage_cosines(self, ids: Sequence[int], qvec: np.ndarray) -> dict[int, float]:
+        q = np.asarray(qvec, np.float32).ravel()
+        out: dict[int, float] = {}
+        for si, want in self._group(ids).items():
+            seg = self.segments[si].seg
+            rows, ok = seg.passage_row_of(want)
+            if ok.any():
+                order = np.argsort(rows[ok])
+                cos = np.asarray(seg.passage_vectors[rows[ok][order]] @ q, np.float32)
+                out.update(zip(want[ok][order].tolist(), cos.tolist(), strict=True))
+        return out
+
+    def sentence_vectors(self, ids: list[int]) -> np.ndarray:
+        """float32 vectors of the given sentence ids, in order (zeros for unknown ids)."""
+        uniq, back = np.unique(np.asarray(ids, np.int64), return_inverse=True)
+        found = np.zeros((len(uniq), self.manifest.dim), np.float32)
+        for si, want in self._group(uniq.tolist(), sentences=True).items():
+            seg = self.segments[si].seg
+            rows, ok = seg.sentence_row_of(want)
+            # ``want`` is ascending (a slice of ``uniq``), so are its rows: a forward read.
+            at = np.searchsorted(uniq, want[ok])
+            found[at] = np.asarray(seg.sentence_vectors[rows[ok]], np.float32)
+        return found[back] if len(ids) else np.zeros((0, self.manifest.dim), np.float32)
+
+    def sentence_hubs(self, ids: list[int]) -> np.ndarray:
+        return self._hubs(ids, sentences=True)
+
+    def passage_hubs(self, ids: list[int]) -> np.ndarray:
+        return self._hubs(ids, sentences=False)
+
+    def _hubs(self, ids: list[int], *, sentences: bool) -> np.ndarray:
+        uniq, back = np.unique(np.asarray(ids, np.int64), return_inverse=True)
+        found = np.zeros(len(uniq), np.float32)
+        for si, want in self._group(uniq.tolist(), sentences=sentences).items():
+            seg = self.segments[si].seg
+            rows, ok = seg.sentence_row_of(want) if sentences else seg.passage_row_of(want)
+            hub = seg.sentence_hub if sentences else seg.passage_hub
+            found[np.searchsorted(uniq, want[ok])] = hub[rows[ok]]
+        return found[back] if len(ids) else np.zeros(0, np.float32)
+
+    # -- keywords ----------------------------------------------------------------------
+    def keyword_scores(self, query: str, filt: ArticleFilter | None = None) -> dict[int, float]:
+        """BM25 with index-wide statistics (higher is better) of every allowed passage that
+        holds any of the query's content words."""
+        terms = list(dict.fromkeys(content_words(query)))
+        if not terms or not self.segments:
+            return {}
+        per_seg: list[list[list[tuple[int, float]]]] = []
+        hits = [0] * len(terms)
+        total_rows = 0
+        for st in self.segments:
+            found = _term_rows(st.seg.conn, terms)
+            per_seg.append(found)
+            total_rows += st.seg.info.passages
+            for t, r in enumerate(found):
+                hits[t] += len(r)
+        global_idf = [idf(total_rows, h) for h in hits]
+        scores: dict[int, float] = {}
+        for st, found in zip(self.segments, per_seg, strict=True):
+            n = st.seg.info.passages
+            mine: dict[int, float] = {}
+            for t, term_rows in enumerate(found):
+                if not term_rows:
+                    continue
+                scale = global_idf[t] / idf(n, len(term_rows))
+                for pid, bm25 in term_rows:
+                    mine[pid] = mine.get(pid, 0.0) - bm25 * scale
+            allowed = st.allowed(filt)
+            if allowed is not None and mine:
+                pids = np.fromiter(mine, np.int64, len(mine))
+                at, _ = st.seg.passage_row_of(pids)
+                for pid in pids[~allowed[at]].tolist():
+                    del mine[pid]
+            scores.update(mine)
+        return scores
+
+    # -- rows ----------------------------------------------------------------------------
+    def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
+        out: dict[int, PassageRow] = {}
+        for si, want in self._group(ids).items():
+            conn = self.segments[si].seg.conn
+            marks = ",".join("?" * len(want))
+            rows = conn.execute(
+                "SELECT p.id, a.id, p.start, p.end, p.first_sentence, p.last_sentence FROM passages p"
+                f" JOIN articles a ON a.ord = p.article WHERE p.id IN ({marks})", want.tolist())
+            out.update((r[0], PassageRow(*r)) for r in rows)
+        return out
+
+    def sentences_between(self, first: int, last: int) -> list[SentenceRow]:
+        groups = self._group([first], sentences=True)
+        if not groups:
+            return []
+        (si,) = groups
+        rows = self.segments[si].seg.conn.execute(
+            "SELECT s.id, a.id, s.ordinal, s.start, s.end FROM sentences s JOIN articles a"
+            " ON a.ord = s.article WHERE s.id BETWEEN ? AND ? ORDER BY s.id", (first, last))
+        return [SentenceRow(*r) for r in rows]
+
+    def _find_article(self, where: str,
+                      params: tuple[Any, ...]) -> tuple[SegmentState, int, StoredArticle] | None:
+        # Newest segment first: an article lives in one segment, and a replaced version's old
+        # copy is always deleted, so the first live hit is the only one.
+        for st in reversed(self.segments):
+            for row in st.seg.conn.execute(
+                    f"SELECT ord, {ARTICLE_COLUMNS} FROM articles WHERE {where}", params):
+                if not st.is_deleted(int(row[0])):
+                    return st, int(row[0]), StoredArticle(*row[1:])
+        return None
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        hit = self._find_article("id = ?", (article_id,))
+        return hit[2] if hit else None
+
+    def article_by_url(self, url: str) -> StoredArticle | None:
+        hit = self._find_article("url = ? OR rtrim(url, '/') = rtrim(?, '/')", (url, url))
+        return hit[2] if hit else None
+
+    def articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
+        out: dict[str, StoredArticle] = {}
+        for aid in set(ids):
+            art = self.article(aid)
+            if art is not None:
+                out[aid] = art
+        return out
+
+    def article_sentences(self, article_id: str) -> list[SentenceRow]:
+        hit = self._find_article("id = ?", (article_id,))
+        if hit is None:
+            return []
+        st, ord_, _ = hit
+        rows = st.seg.conn.execute(
+            "SELECT id, ?, ordinal, start, end FROM sentences WHERE article = ? ORDER BY ordinal",
+            (article_id, ord_))
+        return [SentenceRow(*r) for r in rows]
+
+    def list_articles(self, filt: ArticleFilter | None = None) -> list[ArticleInfo]:
+        items: list[ArticleInfo] = []
+        for st in self.segments:
+            ok = None if filt is None or filt.is_empty else filt.article_mask(st.seg)
+            rows = st.seg.conn.execute(
+                "SELECT a.ord, a.id, a.title, a.url, a.published, a.source, count(p.id) FROM articles a"
+                " LEFT JOIN passages p ON p.article = a.ord GROUP BY a.ord ORDER BY a.ord")
+            for r in rows:
+                if st.is_deleted(int(r[0])) or (ok is not None and not ok[int(r[0]) - 1]):
+                    continue
+                items.append(ArticleInfo(*r[1:]))
+        items.sort(key=lambda a: a.title)
+        # Newest first, undated last (as SQLite's ORDER BY published DESC put them).
+        items.sort(key=lambda a: a.published or "", reverse=True)
+        return items
+
+
+def _term_rows(conn: Any, terms: list[str]) -> list[list[tuple[int, float]]]:
+    """For each term: (rowid, FTS5 bm25 of that term alone) of every row holding it."""
+    w_title, w_text = BM25_WEIGHTS
+    parts = " UNION ALL ".join(
+        f"SELECT {i}, rowid, bm25(passages_fts, {w_title}, {w_text}) FROM passages_fts"
+        " WHERE passages_fts MATCH ?" for i in range(len(terms)))
+    out: list[list[tuple[int, float]]] = [[] for _ in terms]
+    for t, rowid, score in conn.execute(parts, [f'"{w}"' for w in terms]):
+        out[t].append((rowid, score))
+    return out
