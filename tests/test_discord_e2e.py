@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -123,8 +124,26 @@ def start_bot(settings: Settings, engine: Any, sync: bool = True) -> tuple[threa
     return thread, out
 
 
+def private_index(seed_index_dir: Path, dest: Path) -> Path:
+    """A copy of the seed index. The bot keeps its state database (answers, votes, threads) in
+    the index folder; the session's shared seed index must stay exactly as it was built."""
+    shutil.copytree(seed_index_dir, dest, ignore=shutil.ignore_patterns("state.sqlite*"))
+    return dest
+
+
 @pytest.fixture(scope="module")
-def running(seed_engine: Any) -> Iterator[Running]:
+def discord_engine(seed_index_dir: Path, embedder: Any,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from retrieval import Citebot
+
+    bot = Citebot(private_index(seed_index_dir, tmp_path_factory.mktemp("discord") / "index"),
+                  embedder=embedder)
+    yield bot
+    bot.close()
+
+
+@pytest.fixture(scope="module")
+def running(discord_engine: Any) -> Iterator[Running]:
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     root = logging.getLogger()
     capture, old_level = Capture(), root.level
@@ -132,7 +151,7 @@ def running(seed_engine: Any) -> Iterator[Running]:
     root.setLevel(logging.DEBUG)
     # Two shards, as Discord would recommend for a larger bot: two gateway sessions, two guilds.
     fake = FakeDiscord(TOKEN, heartbeat_ms=400, recommended_shards=2, max_concurrency=2).start()
-    engine = FlakyEngine(seed_engine)
+    engine = FlakyEngine(discord_engine)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(render, "SOURCES_PER_PAGE", 1)  # two seed articles make two pages
         # The explicit gateway URL; test_gateway_from_api covers asking GET /gateway/bot.
@@ -653,11 +672,11 @@ def test_interaction_tokens_never_reach_the_logs(running: Running) -> None:
 
 # -- gateway discovery, bad tokens --------------------------------------------------------
 @pytest.mark.parametrize("sync", [False, True])
-def test_gateway_from_api_and_global_sync_only_when_asked(seed_engine: Any, sync: bool) -> None:
+def test_gateway_from_api_and_global_sync_only_when_asked(discord_engine: Any, sync: bool) -> None:
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     fake = FakeDiscord(TOKEN).start()
     try:
-        thread, out = start_bot(settings_for(fake, discord_guild_id=None), seed_engine, sync=sync)
+        thread, out = start_bot(settings_for(fake, discord_guild_id=None), discord_engine, sync=sync)
         deadline = time.monotonic() + 30
         while not (out.get("client") and out["client"].is_ready()):
             assert thread.is_alive() and time.monotonic() < deadline, out
@@ -676,7 +695,7 @@ def test_gateway_from_api_and_global_sync_only_when_asked(seed_engine: Any, sync
 
 @pytest.mark.parametrize("where", ["rest", "gateway"])
 def test_rejected_token_is_one_line_without_the_token(
-    seed_engine: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    discord_engine: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
     where: str,
 ) -> None:
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
@@ -686,7 +705,7 @@ def test_rejected_token_is_one_line_without_the_token(
     fake.reject_identify = where == "gateway"  # close code 4004 on IDENTIFY
     try:
         settings = settings_for(fake, discord_gateway_url=fake.gateway_url)
-        rc = run_discord(settings, sync=False, engine=seed_engine)
+        rc = run_discord(settings, sync=False, engine=discord_engine)
     finally:
         fake.stop()
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
@@ -702,8 +721,9 @@ def test_cli_process_with_a_rejected_token_prints_one_line(seed_index_dir: Path,
     """The real ``citebot discord`` process, logging set up as the CLI does it."""
     fake = FakeDiscord(TOKEN).start()
     fake.reject_token = True
+    index = private_index(seed_index_dir, tmp_path / "index")
     env = {**os.environ, "DISCORD_TOKEN": TOKEN, "CITEBOT_DISCORD_API_BASE": fake.api_base,
-           "CITEBOT_INDEX_DIR": str(seed_index_dir), "PYTHONPATH": str(ROOT)}
+           "CITEBOT_INDEX_DIR": str(index), "PYTHONPATH": str(ROOT)}
     try:
         proc = subprocess.run([sys.executable, "-m", "bot", "discord"], cwd=tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,15 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from fake_discord import BOT_ID, BOT_USER, CHANNEL_ID, Call, FakeDiscord
 from seed_questions import BORDER, SVR
-from test_discord_e2e import TOKEN, Capture, embed_text, send, settings_for, start_bot
+from test_discord_e2e import (
+    TOKEN,
+    Capture,
+    embed_text,
+    private_index,
+    send,
+    settings_for,
+    start_bot,
+)
 
 from bot import render_discord as render
 from bot.discord_app import CitebotClient
@@ -59,14 +68,25 @@ class Bot:
 
 
 @pytest.fixture(scope="module")
-def bot(seed_engine: Any) -> Iterator[Bot]:
+def thread_engine(seed_index_dir: Path, embedder: Any,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from retrieval import Citebot
+
+    engine = Citebot(private_index(seed_index_dir, tmp_path_factory.mktemp("threads") / "index"),
+                     embedder=embedder)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def bot(thread_engine: Any) -> Iterator[Bot]:
     saved = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     root = logging.getLogger()
     capture, old_level = Capture(), root.level
     root.addHandler(capture)
     root.setLevel(logging.DEBUG)
     fake = FakeDiscord(TOKEN, heartbeat_ms=400).start()
-    running = Bot(fake, capture, seed_engine)
+    running = Bot(fake, capture, thread_engine)
     running.start()
     try:
         yield running
