@@ -104,12 +104,16 @@ class Answer:
     # Answered, but the best sentence is only loosely related: the quotes are the closest the
     # articles come and may not answer the question. Front ends say so.
     weak: bool = False
+    # The period the answer looked at, when the question or the caller named one
+    # ("Articles from 14-20 Nov 2021"); front ends show it.
+    period: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answered": self.answered,
             "weak": self.weak,
+            "period": self.period,
             "quotes": [q.to_dict() for q in self.quotes],
             "sources": [s.to_dict() for s in self.sources],
         }
