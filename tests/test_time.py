@@ -161,10 +161,10 @@ def test_cli_shows_the_period_and_dates_beside_quotes(timed_index: Path) -> None
             "--as-of", "2022-02-03", index=timed_index)
     out = r.stdout.decode()
     assert out.splitlines()[0] == "Articles from 28 Jan-3 Feb 2022"
-    many = run("ask", "--json", "What did the SVR say about Western claims of an invasion?", index=timed_index)
+    q = "What did the SVR say about Western claims of an invasion?"
+    many = run("ask", "--json", q, index=timed_index)
     quotes = json.loads(many.stdout)["quotes"]
-    text = run("ask", "What did the SVR say about Western claims of an invasion?",
-               index=timed_index).stdout.decode()
+    text = run("ask", q, index=timed_index).stdout.decode()
     if len({q["published"] for q in quotes}) > 1:
         assert all(f"({q['published']})" in text for q in quotes if q["published"])
     else:
