@@ -110,10 +110,12 @@ def plan_answer(bot: Any, question: str, context: Sequence[str], **plan_kw: Any)
     qvec, cvec = bot.embedder.encode([question, plan.context_text])
     t = bot.tuning
     view = bot.view()
-    ans, _ = answer_question(view, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
+    scope = bot.scope(question, view=view)
+    scope = replace(scope, keyword_text=" ".join([scope.keyword_text, *plan.terms]))
+    ans, _ = answer_question(view, question, blend(qvec, cvec, plan.vector_weight),
                              k=bot._k(view, None), fusion=t.fusion, quotes=t.quotes,
-                             abstain=plan.abstain(t.abstain))
-    return replace(ans, question=question, followup_of=plan.builds_on)
+                             abstain=plan.abstain(t.abstain), scope=scope)
+    return replace(ans, followup_of=plan.builds_on)
 
 
 KINDS = ("elliptical", "self-contained", "topic-shift")  # answerable; then "unanswerable"

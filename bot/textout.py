@@ -54,17 +54,29 @@ def _source_line(s: Source | ArticleInfo, n: int | None, style: Style) -> str:
 WEAK_NOTE = "Weak match: these are the closest passages, and may not answer the question."
 
 
+def quote_marker(n: int, published: str | None, dated: bool) -> str:
+    """``[n]``, with the article's date beside it when the quotes' articles differ in date."""
+    return f"[{n}] ({published})" if dated and published else f"[{n}]"
+
+
+def dates_differ(ans: Answer) -> bool:
+    return len({q.published for q in ans.quotes}) > 1
+
+
 def render_answer(ans: Answer, style: Style = PLAIN) -> str:
+    period = [style.dim(ans.period)] if ans.period else []
     if not ans.answered:
-        out = ["The indexed articles do not answer this question."]
+        out = [*period, "The indexed articles do not answer this question."]
         if ans.closest:
             out.append("")
             out.append(style.dim("Closest articles:"))
             out.extend(_source_line(s, None, style).replace("\n", "\n ") for s in ans.closest)
         return "\n".join(out)
-    parts = [_block(q.text, style, style.accent(f"[{q.n}]")) for q in ans.quotes]
+    dated = dates_differ(ans)
+    parts = [_block(q.text, style, style.accent(quote_marker(q.n, q.published, dated))) for q in ans.quotes]
     if ans.weak:
         parts.insert(0, style.dim(WEAK_NOTE))
+    parts[:0] = period
     sources = "\n".join(_source_line(s, s.n, style) for s in ans.sources)
     return "\n\n".join(parts) + "\n\n" + style.bold("Sources") + "\n" + sources
 
@@ -97,7 +109,9 @@ def render_passages(passages: Sequence[Passage], style: Style = PLAIN) -> str:
 def render_sources(items: Sequence[ArticleInfo], style: Style = PLAIN) -> str:
     if not items:
         return "The index holds no articles."
-    lines = [f"{len(items)} article{'s' if len(items) != 1 else ''} indexed"]
+    undated = sum(1 for a in items if not a.published)
+    note = f" ({undated} undated)" if undated else ""
+    lines = [f"{len(items)} article{'s' if len(items) != 1 else ''} indexed{note}"]
     for a in items:
         date = a.published or "undated"
         url = f"  {style.link(a.url, a.url)}" if a.url else ""

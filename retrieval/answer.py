@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import InputError
-from .filters import ArticleFilter
 from .models import Answer, Quote, Source
 from .quotes import QuoteParams, keyword_overlap, score_sentences, select_quotes, stem
 from .retriever import Candidate, FusionParams, ranked_articles, retrieve
+from .scope import Scope
 from .terms import content_words
 from .view import View
 
@@ -38,8 +39,13 @@ class AbstainParams:
     strong_keyword_share: float = 0.75
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def check_text(text: str, what: str = "question") -> str:
-    clean = text.strip()
+    # Bytes that were not UTF-8 (argv and stdin decode them to lone surrogates) become U+FFFD,
+    # which every later step (the tokenizer included) accepts.
+    clean = _SURROGATE.sub("\ufffd", text).strip()
     if not clean:
         raise InputError(f"the {what} is empty; type a {what} of a few words")
     if len(clean) > MAX_QUESTION_CHARS:
@@ -47,18 +53,25 @@ def check_text(text: str, what: str = "question") -> str:
             f"the {what} is {len(clean)} characters long, over the limit of {MAX_QUESTION_CHARS}; "
             "shorten it"
         )
+    if not content_words(clean):
+        raise InputError(
+            f"the {what} has no words to look for (only words such as 'what' or 'the'); "
+            "ask about something in the articles"
+        )
     return clean
 
 
 def answer_question(
     view: View, question: str, qvec: np.ndarray, *, k: int, fusion: FusionParams,
-    quotes: QuoteParams, abstain: AbstainParams, filt: ArticleFilter | None = None,
+    quotes: QuoteParams, abstain: AbstainParams, scope: Scope | None = None,
 ) -> tuple[Answer, list[Candidate]]:
     """The answer, and the ranked candidates it came from (evaluations rank articles by them)."""
-    cands = retrieve(view, question, qvec, max(k, quotes.top_passages), fusion, filt)
-    scored, texts = score_sentences(view, question, qvec, cands, quotes)
+    words = scope.keyword_text if scope is not None else question
+    cands = retrieve(view, words, qvec, max(k, quotes.top_passages), fusion, scope=scope)
+    scored, texts = score_sentences(view, words, qvec, cands, quotes)
+    period = scope.label() if scope is not None else None
     if not scored or not _answers(scored[0].cos, cands, abstain):
-        return Answer(question, False, (), (), closest=_closest(view, cands)), cands
+        return Answer(question, False, (), (), closest=_closest(view, cands), period=period), cands
     picks = select_quotes(scored, texts, quotes)[: min(quotes.max_quotes, max(k, 1))]
     numbers: dict[str, int] = {}
     for p in picks:
@@ -77,8 +90,8 @@ def answer_question(
         Source(n, aid, arts[aid].title, arts[aid].url, arts[aid].published)
         for aid, n in numbers.items()
     )
-    weak = is_weak(question, scored[0].cos, out_quotes[0].text, abstain)
-    return Answer(question, True, out_quotes, sources, weak=weak), cands
+    weak = is_weak(words, scored[0].cos, out_quotes[0].text, abstain)
+    return Answer(question, True, out_quotes, sources, weak=weak, period=period), cands
 
 
 def is_weak(question: str, best_sentence_cos: float, first_quote: str, p: AbstainParams) -> bool:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .filters import ArticleFilter
 from .models import Match
 from .quotes import QuoteParams, score_sentences
 from .retriever import FusionParams, ranked_articles, retrieve
+from .scope import Scope
 from .segment import SentenceRow
 from .textnorm import normalize, normalize_with_map, strip_quote_marks
 from .view import View
@@ -32,10 +32,10 @@ class CiteParams:
 
 def cite_text(
     view: View, text: str, qvec: np.ndarray, *, fusion: FusionParams, params: CiteParams,
-    filt: ArticleFilter | None = None,
+    scope: Scope | None = None,
 ) -> tuple[Match, ...]:
     claim = strip_quote_marks(text) or text.strip()
-    cands = retrieve(view, claim, qvec, 10, fusion, filt)
+    cands = retrieve(view, claim, qvec, 10, fusion, scope=scope)
     arts_seen = ranked_articles(view, cands[:30], 30)
     matches: list[Match] = []
     needle = normalize(claim)

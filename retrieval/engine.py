@@ -12,18 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from .answer import AbstainParams, answer_question, check_text
+from .answer import MAX_QUESTION_CHARS, AbstainParams, answer_question, check_text
 from .cite import CiteParams, cite_text
 from .commit import Manifest
 from .embedder import DEFAULT_MODEL, Embedder, load_embedder
+from .envfaults import environment_faults
 from .errors import IndexEmptyError, InputError, NotFoundError
-from .filters import ArticleFilter
 from .followup import blend, plan_followup
 from .index import IndexConfig, build_index, has_index
 from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage, Quote
 from .quotes import QuoteParams
 from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve, to_passages
+from .scope import DateLike, Scope, describe_empty, scope_for
 from .view import View
 from .writer import IndexWriter, ProgressFn, check_manifest
 
@@ -101,13 +102,15 @@ class Citebot:
                 if self._reader is None:
                     from .upgrade import upgrade_with_lock
 
-                    upgrade_with_lock(self.index_dir)
-                    self._reader = IndexReader(self.index_dir)
+                    with environment_faults(f"open the index in {self.index_dir}", self.index_dir):
+                        upgrade_with_lock(self.index_dir)
+                        self._reader = IndexReader(self.index_dir)
         return self._reader
 
     def view(self) -> View:
         """The newest committed state of the index: one question answers from one view."""
-        view = self.reader.current()
+        with environment_faults(f"read the index in {self.index_dir}", self.index_dir):
+            view = self.reader.current()
         if view.commit.manifest != self._checked:
             check_manifest(view.manifest, self.config, self._model_id(), self.index_dir)
             self._checked = view.commit.manifest
@@ -123,20 +126,24 @@ class Citebot:
 
     def index(
         self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: ProgressFn | None = None,
-        wait: bool = True, notice: Callable[[str], None] | None = None,
+        wait: bool = True, notice: Callable[[str], None] | None = None, repair: bool = False,
     ) -> IndexReport:
         return build_index(paths, self.index_dir, self.config, self.index_embedder,
-                           rebuild=rebuild, progress=progress, wait=wait, notice=notice)
+                           rebuild=rebuild, progress=progress, wait=wait, notice=notice, repair=repair)
 
     def writer(self, **kwargs: Any) -> IndexWriter:
         """The index's writer (holds the write lock until closed; use ``with``)."""
-        return IndexWriter(self.index_dir, self.config, self.index_embedder, **kwargs)
+        with environment_faults(f"update the index in {self.index_dir}", self.index_dir):
+            return IndexWriter(self.index_dir, self.config, self.index_embedder, **kwargs)
+
+    def _writing(self) -> Any:
+        return environment_faults(f"update the index in {self.index_dir}", self.index_dir)
 
     def add_articles(self, articles: Iterable[Article], *, wait: bool = True) -> IndexReport:
         """Index these articles (replacing older versions of the same ids) in one commit;
         nothing else is removed."""
         t0 = time.perf_counter()
-        with self.writer(wait=wait) as w:
+        with self._writing(), self.writer(wait=wait) as w:
             for art in articles:
                 w.upsert(art)
             w.commit()
@@ -147,7 +154,7 @@ class Citebot:
                            segments=len(commit.segments), merges=merges)
 
     def remove_articles(self, ids: Iterable[str], *, wait: bool = True) -> int:
-        with self.writer(wait=wait) as w:
+        with self._writing(), self.writer(wait=wait) as w:
             n = sum(w.delete(aid) for aid in ids)
             w.commit()
             w.maybe_merge()
@@ -156,7 +163,7 @@ class Citebot:
     def compact(self, *, wait: bool = True, progress: ProgressFn | None = None) -> IndexReport:
         """Merge every segment into one, dropping deleted rows and refreshing hubness."""
         t0 = time.perf_counter()
-        with self.writer(wait=wait, progress=progress) as w:
+        with self._writing(), self.writer(wait=wait, progress=progress) as w:
             commit = w.compact()
         return IndexReport(added=0, updated=0, removed=0, unchanged=commit.articles, skipped=0,
                            passages=commit.passages, seconds=time.perf_counter() - t0,
@@ -176,44 +183,75 @@ class Citebot:
     def _encode(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])[0]
 
-    def answer(self, question: str, *, k: int | None = None, context: Sequence[str] = ()) -> Answer:
-        """``context``: the conversation's earlier questions, oldest first (a follow-up)."""
+    def scope(self, text: str, *, as_of: DateLike = None, since: DateLike = None,
+              until: DateLike = None, source: str | Sequence[str] | None = None,
+              read_time: bool = True, view: View | None = None) -> Scope:
+        """What a query may answer from (see scope.py); explicit limits that leave no article
+        raise a one-line ``InputError``."""
+        sources = (source,) if isinstance(source, str) else tuple(source or ())
+        scope = scope_for(text, as_of=as_of, since=since, until=until, source=sources,
+                          read_time=read_time)
+        if (scope.explicit is not None or scope.filter.sources) and view is not None \
+                and view.count_articles(scope.filter) == 0:
+            raise InputError(describe_empty(scope))
+        return scope
+
+    def answer(self, question: str, *, k: int | None = None, as_of: DateLike = None,
+               since: DateLike = None, until: DateLike = None,
+               source: str | Sequence[str] | None = None, context: Sequence[str] = ()) -> Answer:
+        """The cited answer to ``question`` as asked on ``as_of`` (default today), from articles
+        published up to then (and within ``since``/``until``, from ``source``, when given).
+        ``context``: the conversation's earlier questions, oldest first (a follow-up)."""
         if context:
-            return self.answer_followup(question, context, k=k)[0]
-        return self.answer_ranked(question, k=k)[0]
+            return self.answer_followup(question, context, k=k, as_of=as_of, since=since,
+                                        until=until, source=source)[0]
+        return self.answer_ranked(question, k=k, as_of=as_of, since=since, until=until,
+                                  source=source)[0]
 
     def answer_ranked(
-        self, question: str, *, k: int | None = None, depth: int = 10
+        self, question: str, *, k: int | None = None, depth: int = 10, as_of: DateLike = None,
+        since: DateLike = None, until: DateLike = None, source: str | Sequence[str] | None = None,
     ) -> tuple[Answer, list[str]]:
         """The answer plus the ids of the first ``depth`` distinct articles retrieved, best first."""
         q = check_text(question)
         view = self.view()
+        scope = self.scope(q, as_of=as_of, since=since, until=until, source=source, view=view)
         t = self.tuning
         ans, cands = answer_question(view, q, self._encode(q), k=self._k(view, k),
-                                     fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)
+                                     fusion=t.fusion, quotes=t.quotes, abstain=t.abstain, scope=scope)
         return ans, ranked_articles(view, cands, depth)
 
     # -- follow-ups (retrieval/followup.py): the conversation changes only the text and the
     # vector handed to answer_question, never retrieval itself.
     def answer_followup(
-        self, question: str, context: Sequence[str], *, k: int | None = None, depth: int = 10
+        self, question: str, context: Sequence[str], *, k: int | None = None, depth: int = 10,
+        as_of: DateLike = None, since: DateLike = None, until: DateLike = None,
+        source: str | Sequence[str] | None = None,
     ) -> tuple[Answer, list[str]]:
         """``answer_ranked`` for a question asked after ``context`` (earlier questions, oldest
         first); the answer's ``followup_of`` names the earlier question it built on, if any."""
-        q = check_text(question)
-        plan = plan_followup(q, context)
-        if plan.builds_on is None:
-            return self.answer_ranked(q, k=k, depth=depth)
+        plan = plan_followup(question, context)
+        if plan.builds_on is None or not plan.question or len(plan.question) > MAX_QUESTION_CHARS:
+            # Answered alone, or refused with the usual message.
+            return self.answer_ranked(question, k=k, depth=depth, as_of=as_of, since=since,
+                                      until=until, source=source)
+        # Checked with the earlier words, which give "What did he say?" something to look for;
+        # the slice is the question itself, cleaned the same way (cleaning keeps lengths).
+        q = check_text(plan.keyword_text)[: len(plan.question)]
         qvec, cvec = self.embedder.encode([q, plan.context_text])
         view = self.view()
+        # Time phrases come from the follow-up alone; the earlier words join its keyword text.
+        scope = self.scope(q, as_of=as_of, since=since, until=until, source=source, view=view)
+        scope = replace(scope, keyword_text=" ".join([scope.keyword_text, *plan.terms]))
         t = self.tuning
-        ans, cands = answer_question(view, plan.keyword_text, blend(qvec, cvec, plan.vector_weight),
+        ans, cands = answer_question(view, q, blend(qvec, cvec, plan.vector_weight),
                                      k=self._k(view, k), fusion=t.fusion, quotes=t.quotes,
-                                     abstain=plan.abstain(t.abstain))
-        ans = replace(ans, question=q, followup_of=plan.builds_on)
+                                     abstain=plan.abstain(t.abstain), scope=scope)
+        ans = replace(ans, followup_of=plan.builds_on)
         return ans, ranked_articles(view, cands, depth)
 
-    def answer_many(self, questions: Sequence[str], *, k: int | None = None) -> list[Answer]:
+    def answer_many(self, questions: Sequence[str], *, k: int | None = None,
+                    as_of: DateLike = None) -> list[Answer]:
         """Answer a batch, encoding the questions together (batch mode, evaluations)."""
         qs = [check_text(q) for q in questions]
         vecs = self.embedder.encode(qs, batch_size=64)
@@ -221,7 +259,8 @@ class Citebot:
         t = self.tuning
         kk = self._k(view, k)
         return [
-            answer_question(view, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain)[0]
+            answer_question(view, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain,
+                            scope=self.scope(q, as_of=as_of))[0]
             for q, v in zip(qs, vecs, strict=True)
         ]
 
@@ -231,20 +270,36 @@ class Citebot:
         rows = self.view().article_sentences(quote.article_id)
         return tuple(s.id for s in rows if quote.start <= s.start and s.end <= quote.end)
 
-    def cite(self, text: str) -> tuple[Match, ...]:
+    def cite(self, text: str, *, as_of: DateLike = None, since: DateLike = None,
+             until: DateLike = None, source: str | Sequence[str] | None = None) -> tuple[Match, ...]:
+        """Which articles (published up to ``as_of``) say ``text``, and whether verbatim."""
         claim = check_text(text, "text to cite")
-        return cite_text(self.view(), claim, self._encode(claim),
-                         fusion=self.tuning.fusion, params=self.tuning.cite)
+        view = self.view()
+        scope = self.scope(claim, as_of=as_of, since=since, until=until, source=source,
+                           read_time=False, view=view)
+        return cite_text(view, claim, self._encode(claim), fusion=self.tuning.fusion,
+                         params=self.tuning.cite, scope=scope)
 
-    def search(self, question: str, *, k: int | None = None) -> list[Passage]:
+    def search(self, question: str, *, k: int | None = None, as_of: DateLike = None,
+               since: DateLike = None, until: DateLike = None,
+               source: str | Sequence[str] | None = None) -> list[Passage]:
         q = check_text(question)
         view = self.view()
+        scope = self.scope(q, as_of=as_of, since=since, until=until, source=source, view=view)
         kk = self._k(view, k)
-        cands = retrieve(view, q, self._encode(q), kk, self.tuning.fusion)
+        cands = retrieve(view, scope.keyword_text, self._encode(q), kk, self.tuning.fusion, scope=scope)
         return to_passages(view, cands, kk)
 
-    def sources(self, filt: ArticleFilter | None = None) -> list[ArticleInfo]:
-        return self.view().list_articles(filt)
+    def sources(self, *, as_of: DateLike = None, since: DateLike = None, until: DateLike = None,
+                source: str | Sequence[str] | None = None) -> list[ArticleInfo]:
+        """The indexed articles, newest first; with any argument, those the same limits allow
+        (``as_of`` alone keeps undated ones, as queries do)."""
+        view = self.view()
+        if as_of is None and since is None and until is None and not source:
+            return view.list_articles()
+        scope = self.scope("", as_of=as_of, since=since, until=until, source=source,
+                           read_time=False, view=view)
+        return view.list_articles(scope.filter)
 
     def article(self, id_or_url: str) -> Article:
         view = self.view()

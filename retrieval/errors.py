@@ -9,6 +9,7 @@
     │   ├── IndexEmptyError     the index holds no articles: `citebot index PATH`
     │   ├── IndexCorruptError   unreadable files: `citebot index --rebuild`
     │   └── IndexBusyError      another process is writing the index (``--no-wait``)
+    ├── StorageError            the disk, a permission or a path stops an operation (envfaults.py)
     ├── ModelError              the embedding model cannot be loaded
     └── NotFoundError           an article id or url that is not indexed
 
@@ -56,6 +57,10 @@ class IndexBusyError(IndexStateError):
     pass
 
 
+class StorageError(CitebotError):
+    pass
+
+
 class ModelError(CitebotError):
     pass
 
@@ -76,4 +81,5 @@ __all__ = [
     "LoadError",
     "ModelError",
     "NotFoundError",
+    "StorageError",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from .commit import read_live_commit
 from .embedder import Embedder
+from .envfaults import environment_faults
 from .mergepolicy import MergePolicy
 from .models import Article, IndexReport, SkippedFile
 from .prepare import Preparer, passage_text
@@ -51,8 +52,19 @@ def build_index(
     policy: MergePolicy | None = None,
     segment_passages: int | None = None,
     preparer: Preparer | None = None,
+    repair: bool = False,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` in line with the articles under ``paths``."""
+    with environment_faults(f"update the index in {index_dir}", Path(index_dir)):
+        return _build(paths, Path(index_dir), config, embedder, rebuild=rebuild, progress=progress,
+                      wait=wait, notice=notice, policy=policy, segment_passages=segment_passages,
+                      preparer=preparer, repair=repair)
+
+
+def _build(paths: Sequence[str | Path], index_dir: Path, config: IndexConfig, embedder: Embedder, *,
+           rebuild: bool, progress: ProgressFn | None, wait: bool, notice: Any,
+           policy: MergePolicy | None, segment_passages: int | None, preparer: Preparer | None,
+           repair: bool) -> IndexReport:
     t0 = time.perf_counter()
     given = [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]
     scan = _scan(given)
@@ -60,7 +72,7 @@ def build_index(
     if segment_passages is not None:
         extra["segment_passages"] = segment_passages
     with IndexWriter(index_dir, config, embedder, rebuild=rebuild, wait=wait, notice=notice,
-                     policy=policy, preparer=preparer, progress=progress, **extra) as w:
+                     policy=policy, preparer=preparer, progress=progress, repair=repair, **extra) as w:
         seen: set[str] = set()
         for art in scan:
             seen.add(art.id)

@@ -104,6 +104,9 @@ class Answer:
     # Answered, but the best sentence is only loosely related: the quotes are the closest the
     # articles come and may not answer the question. Front ends say so.
     weak: bool = False
+    # The period the answer looked at, when the question or the caller named one
+    # ("Articles from 14-20 Nov 2021"); front ends show it.
+    period: str | None = None
     # A follow-up answered with its conversation as context: the earlier question it built on
     # (retrieval/followup.py). In ``to_dict`` only when set, so other answers' JSON is unchanged.
     followup_of: str | None = None
@@ -113,6 +116,7 @@ class Answer:
             "question": self.question,
             "answered": self.answered,
             "weak": self.weak,
+            "period": self.period,
             "quotes": [q.to_dict() for q in self.quotes],
             "sources": [s.to_dict() for s in self.sources],
         }

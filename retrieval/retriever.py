@@ -12,13 +12,17 @@ close to every question stops crowding out the text that answers this one.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Literal
 
 import numpy as np
 
-from .filters import ArticleFilter
+from .filters import EPOCH, ArticleFilter
 from .models import Passage
+from .scope import Scope
+from .segment import NO_DATE
+from .timeprior import NEUTRAL_PRIOR, date_prior
 from .view import View
 
 
@@ -39,6 +43,11 @@ class FusionParams:
     w_hub_sentence: float = 0.3
     depth_factor: int = 5  # candidates taken from each side: depth_factor * k, at least min_depth
     min_depth: int = 50
+    # The date prior (timeprior.py): score += w_time * (prior - 0.5), so at most +-w_time / 2,
+    # and only when some candidate's prior reaches time_floor (no candidate near the question's
+    # period means the period says nothing about these candidates).
+    w_time: float = 0.3
+    time_floor: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +78,11 @@ def fuse_rrf(
 
 def retrieve(
     view: View, question: str, qvec: np.ndarray, k: int, params: FusionParams,
-    filt: ArticleFilter | None = None,
+    filt: ArticleFilter | None = None, scope: Scope | None = None,
 ) -> list[Candidate]:
+    """Ranked candidates; ``question`` is the keyword text (the scope's, when there is one)."""
+    if scope is not None:
+        filt = scope.filter
     depth = max(params.min_depth, params.depth_factor * k)
     dense = view.dense_search(qvec, depth, filt)
     all_bm25 = view.keyword_scores(question, filt)
@@ -79,11 +91,34 @@ def retrieve(
         cands = fuse_rrf(dense, keyword, params)
         missing = [c.passage_id for c in cands[: k * 2] if c.dense_rank is None]
         cos = view.passage_cosines(missing, qvec)
-        return [
+        cands = [
             Candidate(c.passage_id, c.score, cos.get(c.passage_id, c.dense), c.dense_rank, c.keyword_rank)
             for c in cands
         ]
-    return _fuse_linear(view, qvec, dense, keyword, all_bm25, params)
+    else:
+        cands = _fuse_linear(view, qvec, dense, keyword, all_bm25, params)
+    return time_prior(view, cands, scope, params)
+
+
+def time_prior(view: View, cands: list[Candidate], scope: Scope | None,
+               params: FusionParams) -> list[Candidate]:
+    """Move candidates by how well their article's date fits the question's period."""
+    if scope is None or not scope.has_prior or not params.w_time or not cands:
+        return cands
+    days = view.passage_days([c.passage_id for c in cands])
+    priors = {}
+    for c in cands:
+        d = days.get(c.passage_id, NO_DATE)
+        published = EPOCH + timedelta(days=int(d)) if d != NO_DATE else None
+        priors[c.passage_id] = (date_prior(published, scope.prior_range, as_of=scope.as_of,
+                                           recency=scope.recency), published is not None)
+    dated = [p for p, has_date in priors.values() if has_date]
+    if not dated or max(dated) < params.time_floor:
+        return cands
+    out = [replace(c, score=c.score + params.w_time * (priors[c.passage_id][0] - NEUTRAL_PRIOR))
+           for c in cands]
+    out.sort(key=lambda c: (-c.score, c.passage_id))
+    return out
 
 
 def _fuse_linear(

@@ -62,6 +62,8 @@ class SegmentState:
         if filt is None or filt.is_empty:
             return self.live
         ok_articles = filt.article_mask(self.seg)  # indexed by ord - 1
+        if ok_articles.all():  # the usual case (every article before the asking date): no work
+            return self.live
         mask = ok_articles[self.seg.passage_articles - 1]
         return mask if self.live is None else mask & self.live
 
@@ -141,6 +143,27 @@ class View:
             at = np.searchsorted(uniq, want[ok])
             found[at] = np.asarray(seg.sentence_vectors[rows[ok]], np.float32)
         return found[back] if len(ids) else np.zeros((0, self.manifest.dim), np.float32)
+
+    def passage_days(self, ids: Sequence[int]) -> dict[int, int]:
+        """Publication day (days since 1970-01-01, ``NO_DATE`` if undated) of each passage's article."""
+        out: dict[int, int] = {}
+        for si, want in self._group(ids).items():
+            seg = self.segments[si].seg
+            rows, ok = seg.passage_row_of(want)
+            days = seg.article_days[seg.passage_articles[rows[ok]] - 1]
+            out.update(zip(want[ok].tolist(), days.tolist(), strict=True))
+        return out
+
+    def count_articles(self, filt: ArticleFilter | None = None) -> int:
+        """Live articles that pass ``filt``."""
+        total = 0
+        for st in self.segments:
+            n = st.seg.info.articles
+            ok = np.ones(n, bool) if filt is None or filt.is_empty else filt.article_mask(st.seg)
+            if len(st.deleted):
+                ok[st.deleted - 1] = False
+            total += int(ok.sum())
+        return total
 
     def sentence_hubs(self, ids: list[int]) -> np.ndarray:
         return self._hubs(ids, sentences=True)

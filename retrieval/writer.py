@@ -157,11 +157,12 @@ class IndexWriter:
         self, index_dir: str | Path, config: IndexConfig, embedder: Embedder, *, rebuild: bool = False,
         wait: bool = True, notice: Callable[[str], None] | None = None,
         policy: MergePolicy | None = None, segment_passages: int = SEGMENT_PASSAGES,
-        preparer: Preparer | None = None, progress: ProgressFn | None = None,
+        preparer: Preparer | None = None, progress: ProgressFn | None = None, repair: bool = False,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.config, self.embedder = config, embedder
         self.rebuild = rebuild
+        self.repair = repair
         self.policy = policy or MergePolicy()
         self.segment_passages = segment_passages
         self.preparer = preparer or LocalPreparer(embedder, config.passage_tokens, config.passage_overlap)
@@ -209,11 +210,19 @@ class IndexWriter:
             try:
                 self._adopt(Segment(self.index_dir, info, mmap=False), load_deletes(self.index_dir, info))
             except (DamagedSegmentError, OSError, sqlite3.Error) as exc:
-                # Repair: the damaged segment leaves the index; a build re-indexes its articles
-                # from their files, since they are no longer known.
-                log.warning("segment %s of the index in %s is damaged (%s); dropping it, and its "
-                            "%d articles will be indexed again from their files where given",
-                            info.name, self.index_dir, exc, info.articles - info.deleted_articles)
+                n = info.articles - info.deleted_articles
+                if not self.repair:
+                    raise IndexCorruptError(
+                        f"segment {info.name} of the index in {self.index_dir} is damaged ({exc}); run "
+                        f"`citebot index --repair PATH --index {self.index_dir}` to drop it and index "
+                        f"its {n} articles again from PATH (articles that came only from urls or feeds "
+                        f"are lost), or `citebot index --rebuild`"
+                    ) from exc
+                # Repair: the segment leaves the index, so its articles are unknown and this build
+                # indexes them again from their files.
+                log.warning("segment %s of the index in %s is damaged (%s); dropping it: its %d "
+                            "articles are indexed again from the files given", info.name,
+                            self.index_dir, exc, n)
                 self._force_commit = True
                 continue
             intact.append(info)
@@ -223,6 +232,7 @@ class IndexWriter:
         self._pending = _Pending()
         self._writer: SegmentWriter | None = None
         self._writer_replaces: dict[str, tuple[str, int]] = {}
+        self._uncommitted: list[str] = []  # finished segments no commit lists yet
         self._next_passage = self.commit_point.next_passage_id
         self._next_sentence = self.commit_point.next_sentence_id
         self._next_segment = self.commit_point.next_segment
@@ -244,12 +254,17 @@ class IndexWriter:
 
     def close(self, *, discard: bool = False) -> None:
         """Release the lock. Uncommitted work is discarded (call ``commit()`` first to keep it)."""
-        if self._writer is not None:
-            self._writer.abort()
-            self._writer = None
-        self.segments = {}
-        self.lock.release()
-        del discard
+        del discard  # uncommitted work is always dropped; the flag documents the caller's intent
+        try:
+            if self._writer is not None:
+                self._writer.abort()
+                self._writer = None
+            self.segments = {}
+            for name in self._uncommitted:  # finished, but no commit lists them: leftovers
+                _remove(self.index_dir / name)
+            self._uncommitted = []
+        finally:
+            self.lock.release()
 
     # -- changes -------------------------------------------------------------------------
     def upsert(self, article: Article) -> str:
@@ -346,6 +361,7 @@ class IndexWriter:
             return
         self._report("hubness")
         info = w.finish(lambda pv, pa, sv, sa: self._hubness(w.name, pv, pa, sv, sa), ann=build_ann)
+        self._uncommitted.append(info.name)
         crash_point("segment-written")
         self._infos.append(info)
         self._adopt_new(info)
@@ -415,6 +431,7 @@ class IndexWriter:
             return self.commit_point  # nothing changed: no commit
         self._force_commit = False
         write_commit(self.index_dir, new)
+        self._uncommitted = []
         self.stats.commits += 1
         self._previous, self.commit_point = self.commit_point, new
         self._infos = list(new.segments)
@@ -477,6 +494,7 @@ class IndexWriter:
             info = w.finish(lambda pv, pa, sv, sa: self._hubness(name, pv, pa, sv, sa, exclude=names),
                             ann=build_ann)
             merged = [info]
+            self._uncommitted.append(info.name)
             crash_point("merge-written")
         at = self._infos.index(run[0])
         self._infos[at:at + len(run)] = merged

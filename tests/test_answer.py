@@ -135,7 +135,7 @@ def test_seed_index_abstains_on_other_news(seed_engine) -> None:  # type: ignore
 
 def test_answer_json_shape(seed_engine) -> None:  # type: ignore[no-untyped-def]
     d = seed_engine.answer("What did Germany's foreign ministry urge Moscow to do?").to_dict()
-    assert set(d) == {"question", "answered", "weak", "quotes", "sources"}
+    assert set(d) == {"question", "answered", "weak", "period", "quotes", "sources"}
     assert d["weak"] is False
     assert set(d["quotes"][0]) == {
         "n", "text", "article_id", "title", "url", "published", "start", "end", "score"
