@@ -24,7 +24,8 @@ ROOT_USER = os.geteuid() == 0
 
 
 def run(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None,
-        preexec: object = None, cwd: Path = ROOT, as_user: bool = False) -> subprocess.CompletedProcess[bytes]:
+        preexec: object = None, cwd: Path = ROOT,
+        as_user: bool = False) -> subprocess.CompletedProcess[bytes]:
     """``citebot ARGS`` in a new process. ``as_user``: with file permissions enforced even when the
     tests run as root (root's capabilities to bypass them dropped with setpriv)."""
     full = {**os.environ, "CITEBOT_LOG_LEVEL": "WARNING", **(env or {})}
