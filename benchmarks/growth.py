@@ -75,13 +75,15 @@ def io_counters() -> dict[str, int]:
     return out
 
 
-# The child process: the CLI's own main, then what it wrote and its peak RSS, on stderr.
+# The child process: the CLI's own main, then what it wrote and its peak RSS, on stderr. Peak RSS
+# is VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve from the forking parent.
 CHILD = (
-    "import resource, sys, time; t0 = time.perf_counter(); from bot.cli import main; "
+    "import sys, time; t0 = time.perf_counter(); from bot.cli import main; "
     "rc = main(sys.argv[1:]); "
     "io = dict((k.strip(), int(v)) for k, v in (l.split(':') for l in open('/proc/self/io'))); "
-    "print('BENCH', time.perf_counter() - t0, io['write_bytes'], io['wchar'], "
-    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+    "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')); "
+    "print('BENCH', time.perf_counter() - t0, io['write_bytes'], io['wchar'], hwm, file=sys.stderr); "
+    "sys.exit(rc)"
 )
 
 

@@ -20,6 +20,16 @@ from retrieval.errors import InputError
 LINE_OPTIONS = ("k", "as_of", "since", "until", "source")
 
 
+# Characters that some line splitters (Python's str.splitlines among them) treat as line breaks:
+# escaped in JSON output, so that one output is one line for every reader.
+_BREAKS = {c: f"\\u{c:04x}" for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029)}
+
+
+def json_line(obj: Any) -> str:
+    """``obj`` as one line of JSON, readable as one line whatever splits the lines."""
+    return json.dumps(obj, ensure_ascii=False).translate(_BREAKS)
+
+
 def read_lines(stream: BinaryIO) -> Iterator[str]:
     """Lines of a byte stream split on b"\\n" only, decoded leniently, without their ending."""
     for raw in stream:
@@ -68,13 +78,12 @@ def run_batch(stdin: BinaryIO, stdout: TextIO, stderr: TextIO, *, text_key: str,
         except InputError as exc:
             failed = True
             if as_json:
-                print(json.dumps({text_key: text.strip(), "error": str(exc)}, ensure_ascii=False),
-                      file=stdout, flush=True)
+                print(json_line({text_key: text.strip(), "error": str(exc)}), file=stdout, flush=True)
             else:
                 print(f"citebot: error: {exc}", file=stderr, flush=True)
             continue
         if as_json:
-            print(json.dumps(to_json(text.strip(), result), ensure_ascii=False), file=stdout, flush=True)
+            print(json_line(to_json(text.strip(), result)), file=stdout, flush=True)
         else:
             print(to_text(text.strip(), result) + "\n", file=stdout, flush=True)
     return 2 if failed else 0

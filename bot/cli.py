@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from retrieval.errors import CitebotError
 
+from .batch import json_line
+
 if TYPE_CHECKING:
     from retrieval import Citebot
 
@@ -348,7 +350,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     ensure_index(engine, settings)
     ans = engine.answer(question, k=args.k, **query_options(args))
     if args.json:
-        print(json.dumps(ans.to_dict(), ensure_ascii=False))
+        print(json_line(ans.to_dict()))
     else:
         print(render_answer(ans, style_for(sys.stdout)))
     return 0
@@ -370,7 +372,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     question = _joined(args.question)
     passages = engine.search(question, k=args.k, **query_options(args))
     if args.json:
-        print(json.dumps(_search_json(question, passages), ensure_ascii=False))
+        print(json_line(_search_json(question, passages)))
     else:
         print(render_passages(passages, style))
     return 0
@@ -396,7 +398,7 @@ def cmd_cite(args: argparse.Namespace, settings: Settings) -> int:
     ensure_index(engine, settings)
     matches = engine.cite(text, **query_options(args))
     if args.json:
-        print(json.dumps(_cite_json(text, matches), ensure_ascii=False))
+        print(json_line(_cite_json(text, matches)))
     else:
         print(render_matches(text, matches, style))
     return 0
@@ -410,7 +412,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         d = art.to_dict()
         d.pop("path", None)
-        print(json.dumps(d, ensure_ascii=False))
+        print(json_line(d))
     else:
         print(render_article(art, style_for(sys.stdout)))
     return 0
@@ -422,7 +424,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings, args.index)
     items = engine.sources(**query_options(args))
     if args.json:
-        print(json.dumps({"articles": [a.to_dict() for a in items]}, ensure_ascii=False))
+        print(json_line({"articles": [a.to_dict() for a in items]}))
     else:
         print(render_sources(items, style_for(sys.stdout)))
     return 0

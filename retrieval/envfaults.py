@@ -59,6 +59,10 @@ def translate(exc: BaseException, action: str, path: Path | None = None) -> Cite
         text = str(exc).lower()
         if "disk is full" in text or "database or disk is full" in text:
             return describe(OSError(errno.ENOSPC, "disk full", str(path) if path else None), action, path)
+        if "disk i/o error" in text:
+            return StorageError(f"cannot {action}: a write to the disk failed (SQLite: disk I/O error; the "
+                                "disk may be full or failing); free some space or check the disk and run "
+                                "it again")
         if "readonly" in text or "read-only" in text:
             return describe(OSError(errno.EROFS, "read-only", str(path) if path else None), action, path)
         if "unable to open" in text:

@@ -34,7 +34,7 @@ __all__ = ["BuildProgress", "IndexConfig", "build_index", "check_manifest", "has
 def has_index(index_dir: str | Path) -> bool:
     d = Path(index_dir)
     try:
-        return read_live_commit(d) is not None or has_old_layout(d)
+        return read_live_commit(d, fallback=False) is not None or has_old_layout(d)
     except Exception:  # a damaged commit still means an index is there (opening says what is wrong)
         return True
 
@@ -117,7 +117,7 @@ class _LegacyScan:
         self.skipped: list[SkippedFile] = list(res.skipped)
         self.ignored: list[str] = []
         self.incomplete_files: set[str] = {s.path for s in res.skipped}
-        self.unlisted_dirs: set[str] = set()
+        self.unlisted_dirs: set[str] = {s.path for s in res.skipped if "cannot list" in s.reason}
 
     def __iter__(self) -> Iterator[Article]:
         return iter(self._articles)
