@@ -49,7 +49,7 @@ def test_ask_json(seed_index_dir: Path) -> None:
     d = json.loads(r.stdout)
     assert d["answered"] is True and d["quotes"][0]["url"] == SVR
     assert "hysteria" in d["quotes"][0]["text"]
-    assert set(d) == {"question", "answered", "weak", "quotes", "sources"}
+    assert set(d) == {"question", "answered", "weak", "period", "quotes", "sources"}
 
 
 def test_ask_abstains_with_exit_zero(seed_index_dir: Path) -> None:
@@ -165,7 +165,9 @@ def test_a_damaged_file_is_one_line_and_a_build_repairs_it(seed_index_dir: Path,
     [line] = r.stderr.strip().splitlines()
     assert "passage_hub.npy" in line and "damaged" in line and "citebot index" in line
     assert "Traceback" not in r.stderr
-    fixed = run("index", str(SEEDS), index=idx)
+    refused = run("index", str(SEEDS), index=idx)
+    assert refused.returncode == 1 and "--repair" in refused.stderr.strip()
+    fixed = run("index", "--repair", str(SEEDS), index=idx)
     assert fixed.returncode == 0, fixed.stderr
     assert "damaged" in fixed.stderr and "added 2" in fixed.stdout
     again = run("ask", q, index=idx)

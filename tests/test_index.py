@@ -332,7 +332,7 @@ def _only_referenced_files(idx: Path) -> None:
     gens = commit_generations(idx)[:2]
     commits = [read_commit_file(idx / commit_name(g)) for g in gens]
     wanted = {f.name for c in commits for f in c.files()} | {c.name for c in commits}
-    wanted |= {POINTER, "write.lock"}
+    wanted |= {POINTER, "write.lock", "state.sqlite", "state.sqlite-wal", "state.sqlite-shm"}
     assert _files_on_disk(idx) - wanted == set()
     assert not list(idx.glob(".tmp-*"))
 
