@@ -36,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -303,19 +304,31 @@ class CitebotClient(discord.AutoShardedClient):
 
         @tree.command(name="ask", description="Answer a question with quotes from the articles")
         @app_commands.describe(question="what you want to know", private="only you see the answer",
-                               reply_in="answer here, or in a new thread named after the question")
+                               reply_in="answer here, or in a new thread named after the question",
+                               since="only articles from this date on (2021-11-16, 2021-11, 2021, 7d)",
+                               until="only articles up to this date", source="only this source or site")
         async def ask(interaction: discord.Interaction,
                       question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
                       private: bool = False,
-                      reply_in: Literal["channel", "thread"] | None = None) -> None:
-            await self._ask(interaction, question, private, reply_in or self.options.reply_in)
+                      reply_in: Literal["channel", "thread"] | None = None,
+                      since: app_commands.Range[str, 1, 40] | None = None,
+                      until: app_commands.Range[str, 1, 40] | None = None,
+                      source: app_commands.Range[str, 1, 100] | None = None) -> None:
+            when = TimeOptions(interaction.created_at, since, until, source)
+            await self._ask(interaction, question, private, reply_in or self.options.reply_in, when)
 
         @tree.command(name="cite", description="Find which article said this, and whether verbatim")
-        @app_commands.describe(text="a quote or claim", private="only you see the result")
+        @app_commands.describe(text="a quote or claim", private="only you see the result",
+                               since="only articles from this date on (2021-11-16, 2021-11, 2021, 7d)",
+                               until="only articles up to this date", source="only this source or site")
         async def cite(interaction: discord.Interaction,
                        text: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
-                       private: bool = False) -> None:
-            await self._serve(interaction, "cite", private, text, lambda: cite_work(engine, text))
+                       private: bool = False,
+                       since: app_commands.Range[str, 1, 40] | None = None,
+                       until: app_commands.Range[str, 1, 40] | None = None,
+                       source: app_commands.Range[str, 1, 100] | None = None) -> None:
+            when = TimeOptions(interaction.created_at, since, until, source)
+            await self._serve(interaction, "cite", private, text, lambda: cite_work(engine, text, when))
 
         @tree.command(name="sources", description="List the indexed articles with dates and links")
         @app_commands.describe(private="only you see the list")
@@ -327,7 +340,9 @@ class CitebotClient(discord.AutoShardedClient):
         async def find_source(interaction: discord.Interaction, message: discord.Message) -> None:
             # Private: checking where someone's words come from should not call them out.
             text = message_text(message)
-            await self._serve(interaction, "find-source", True, text, lambda: cite_work(engine, text))
+            when = TimeOptions(interaction.created_at)
+            await self._serve(interaction, "find-source", True, text,
+                              lambda: cite_work(engine, text, when))
 
     # -- threads -----------------------------------------------------------------------------
     async def _thread_of(self, channel: object, channel_id: int | None) -> ThreadInfo | None:
@@ -376,7 +391,7 @@ class CitebotClient(discord.AutoShardedClient):
         return bool(ids & self.options.channels)
 
     async def _ask(self, interaction: discord.Interaction, question: str, private: bool,
-                   reply_in: str) -> None:
+                   reply_in: str, when: TimeOptions) -> None:
         thread = await self._thread_of(interaction.channel, interaction.channel_id)
         context = thread.questions if thread else ()
         opens = (reply_in == "thread" and not private and thread is None
@@ -384,7 +399,7 @@ class CitebotClient(discord.AutoShardedClient):
         votes = self.options.feedback
         await self._serve(
             interaction, "ask", private, question,
-            lambda: ask_work(self.engine, question, context, self.feedback if votes else None),
+            lambda: ask_work(self.engine, question, context, self.feedback if votes else None, when),
             thread=thread, open_thread=opens,
         )
 
@@ -468,6 +483,8 @@ class CitebotClient(discord.AutoShardedClient):
                     *, deferred_public: bool) -> None:
         if isinstance(exc, InputError):
             log.info("request %s %s: %s", interaction.id, command, exc)
+        elif isinstance(exc, CitebotError):  # the index or the disk: one line for whoever runs it
+            log.warning("request %s %s: %s", interaction.id, command, exc)
         else:
             log.error("request %s %s failed", interaction.id, command, exc_info=exc)
         try:
@@ -587,6 +604,8 @@ class CitebotClient(discord.AutoShardedClient):
             outcome = "no (error)"
             if isinstance(exc, InputError):  # the asker's to fix, not a fault of the bot
                 log.info("request %s mention: %s", message.id, exc)
+            elif isinstance(exc, CitebotError):  # the index or the disk: one line, no traceback
+                log.warning("request %s mention: %s", message.id, exc)
             else:
                 log.error("request %s mention failed", message.id, exc_info=exc)
             try:
@@ -610,7 +629,8 @@ class CitebotClient(discord.AutoShardedClient):
         log.debug("request %s mention text=%r context=%r", message.id, question, context)
         votes = self.options.feedback
         reply = await asyncio.to_thread(ask_work, self.engine, question, context,
-                                        self.feedback if votes else None)
+                                        self.feedback if votes else None,
+                                        TimeOptions(message.created_at))
         (embed,) = reply.embeds
         view = buttons(answer_id=reply.answer_id, votes=votes, share=False)
         opened = None
@@ -657,11 +677,24 @@ def message_text(message: discord.Message) -> str:
 
 
 # What the worker threads do: retrieval, recording and rendering, off the event loop.
+@dataclass(frozen=True, slots=True)
+class TimeOptions:
+    """When a request was made (Discord's timestamp: the asking date) and its date options."""
+
+    as_of: datetime | None = None
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"as_of": self.as_of, "since": self.since, "until": self.until, "source": self.source}
+
+
 def ask_work(engine: Citebot, question: str, context: tuple[str, ...] = (),
-             feedback: FeedbackStore | None = None) -> Reply:
+             feedback: FeedbackStore | None = None, when: TimeOptions | None = None) -> Reply:
     """The answer, with ``context`` (a thread's earlier questions) for a follow-up; recorded in
     ``feedback`` so its 👍 / 👎 buttons can refer to it."""
-    ans = engine.answer(question, context=context)
+    ans = engine.answer(question, context=context, **(when or TimeOptions()).kwargs())
     answer_id = None
     if feedback is not None:
         ids = [engine.sentence_ids(q) for q in ans.quotes]
@@ -669,10 +702,10 @@ def ask_work(engine: Citebot, question: str, context: tuple[str, ...] = (),
     return Reply([render.answer_embed(ans)], ans.answered, answer_id, ans.question, shareable=True)
 
 
-def cite_work(engine: Citebot, text: str) -> Reply:
+def cite_work(engine: Citebot, text: str, when: TimeOptions | None = None) -> Reply:
     if not text.strip():  # Find source on a message that is only an image, say
         raise InputError("that message has no text to look up")
-    matches = engine.cite(text)
+    matches = engine.cite(text, **(when or TimeOptions()).kwargs())
     return Reply([render.cite_embed(text, matches)], bool(matches), question=text, shareable=True)
 
 

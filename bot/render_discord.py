@@ -19,7 +19,7 @@ import discord
 from retrieval.errors import InputError
 from retrieval.models import Answer, ArticleInfo, Match, Source
 
-from .textout import WEAK_NOTE
+from .textout import WEAK_NOTE, dates_differ, quote_marker
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -217,12 +217,15 @@ def _source_line(s: Source) -> str:
 
 
 def _answer_attempt(ans: Answer, title: str, max_quotes: int) -> discord.Embed:
-    blocks = [_quote_block(q.text, f"[{q.n}]") for q in ans.quotes[:max_quotes]]
+    dated = dates_differ(ans)
+    blocks = [_quote_block(q.text, quote_marker(q.n, q.published, dated)) for q in ans.quotes[:max_quotes]]
     description, used = _fill(blocks, DESCRIPTION_LIMIT)
     cited = {q.n for q in ans.quotes[:used]}
     lines = [_source_line(s) for s in sorted(ans.sources, key=lambda s: s.n) if s.n in cited]
     total = len(ans.quotes)
     footer = "Verbatim quotes from the indexed articles; [n] marks the source."
+    if ans.period:
+        footer = f"{ans.period}. {footer}"
     if ans.weak:
         footer = WEAK_NOTE + " " + footer
     if used < total:
@@ -266,7 +269,7 @@ def _fixed(text: str) -> Callable[[int], str | None]:
 
 
 def _no_answer_embed(ans: Answer, title: str) -> discord.Embed:
-    description = NOT_COVERED
+    description = NOT_COVERED if not ans.period else f"{NOT_COVERED} ({ans.period}.)"
     if ans.closest:
         shown = ans.closest[:CLOSEST_SHOWN]
         lines = [f"• {link(s.title, s.url)}{_dated(s.published)}" for s in shown]

@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+DISCORD_EPOCH_MS = 1420070400000  # 2015-01-01, the epoch of Discord's snowflake ids
 APP_ID = 900000000000000001
 BOT_ID = APP_ID
 GUILD_ID = 900000000000000100  # on shard 1 of 2
@@ -128,7 +129,9 @@ class FakeDiscord:
         self._originals: dict[str, str] = {}  # token -> id of the original response message
         self._loading: set[str] = set()  # tokens whose original is still "thinking"
         self._seq = 0
-        self._ids = itertools.count(910000000000000000)
+        # Snowflakes as Discord makes them: milliseconds since 2015 in the top bits, so an
+        # interaction's created_at (the asking date citebot answers as of) is the time it was sent.
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -193,8 +196,10 @@ class FakeDiscord:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)  # type: ignore[arg-type]
 
     # -- what the tests use ----------------------------------------------------------------
-    def snowflake(self) -> int:
-        return next(self._ids)
+    def snowflake(self, at: float | None = None) -> int:
+        """A new id whose timestamp is ``at`` (seconds since 1970; default now)."""
+        ms = int((time.time() if at is None else at) * 1000) - DISCORD_EPOCH_MS
+        return (ms << 22) | (next(self._ids) & 0x3FFFFF)
 
     def calls_matching(self, method: str, pattern: str) -> list[Call]:
         rx = re.compile(pattern)
@@ -233,13 +238,15 @@ class FakeDiscord:
         return channel_payload(channel_id, self.guild_of(channel_id))
 
     def interaction(self, kind: int, data: dict[str, Any], *, user_id: int | None = None,
-                    channel_id: int = CHANNEL_ID, message: dict[str, Any] | None = None) -> dict[str, Any]:
+                    channel_id: int = CHANNEL_ID, message: dict[str, Any] | None = None,
+                    at: float | None = None) -> dict[str, Any]:
         """An INTERACTION_CREATE payload; ``kind`` 2 is an application command, 3 a component
-        (then ``message`` is the message that holds it, as Discord sends it)."""
+        (then ``message`` is the message that holds it, as Discord sends it); ``at``: when it was
+        sent (its id's timestamp, seconds since 1970), default now."""
         uid = user_id or self.snowflake()
         guild_id = self.guild_of(channel_id)
         payload: dict[str, Any] = {
-            "id": str(self.snowflake()), "application_id": str(APP_ID), "type": kind,
+            "id": str(self.snowflake(at)), "application_id": str(APP_ID), "type": kind,
             "token": f"itok-{self.snowflake()}", "version": 1, "guild_id": str(guild_id),
             "channel_id": str(channel_id), "channel": self.channel_object(channel_id),
             "member": member(uid, f"user{uid % 10000}"), "data": data, "locale": "en-US",
@@ -256,10 +263,11 @@ class FakeDiscord:
     def slash(self, name: str, **options: Any) -> dict[str, Any]:
         user_id = options.pop("user_id", None)
         channel_id = options.pop("channel_id", CHANNEL_ID)
+        at = options.pop("at", None)
         opts = [{"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v}
                 for k, v in options.items()]
         data = {"id": str(self.snowflake()), "name": name, "type": 1, "options": opts}
-        return self.interaction(2, data, user_id=user_id, channel_id=channel_id)
+        return self.interaction(2, data, user_id=user_id, channel_id=channel_id, at=at)
 
     def click(self, message: dict[str, Any], custom_id: str, *, user_id: int | None = None) -> dict[str, Any]:
         """A button press (MESSAGE_COMPONENT) on ``message``, in the message's channel."""

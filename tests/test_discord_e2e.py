@@ -239,6 +239,22 @@ def test_ask_is_deferred_then_answered_with_quotes_and_links(running: Running) -
     assert f"]({BORDER})" in text
 
 
+def test_ask_is_answered_as_of_the_interaction_with_its_date_options(running: Running) -> None:
+    import calendar
+
+    fake = running.fake
+    q = "What did Russia's intelligence service and Ukraine's border service say about troops?"
+    # Sent on 18 Nov 2021: the SVR article of the 22nd did not exist yet.
+    at = calendar.timegm((2021, 11, 18, 12, 0, 0))
+    _, (early,) = send(fake, fake.slash("ask", question=q, at=at))
+    assert SVR not in embed_text(early.json) and BORDER in embed_text(early.json)
+    _, (since,) = send(fake, fake.slash("ask", question=q, since="2021-11-20"))
+    assert BORDER not in embed_text(since.json) and SVR in embed_text(since.json)
+    assert "Articles since 20 Nov 2021" in since.json["embeds"][0]["footer"]["text"]
+    _, (note,) = send(fake, fake.slash("ask", question=q, until="1999"))
+    assert note.json.get("flags", 0) & 64 and "no indexed article was published" in note.json["content"]
+
+
 def test_ask_private_is_ephemeral(running: Running) -> None:
     payload = running.fake.slash("ask", question=ANSWERABLE, private=True)
     callback, (followup,) = send(running.fake, payload)
