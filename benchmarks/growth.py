@@ -115,9 +115,12 @@ def base_index(archive: Path, rebuild: bool) -> tuple[Path, int]:
         info = json.loads(meta.read_text())
         if Citebot(d).has_index():
             return d, int(info["articles"])
-    shutil.rmtree(d, ignore_errors=True)
+    if rebuild:
+        shutil.rmtree(d, ignore_errors=True)
     bot = Citebot(d)
-    n, start = 0, 0
+    # Resume an interrupted build: its committed articles are the first ones of the archive.
+    n = start = len(bot.sources()) if bot.has_index() else 0
+    report = None
     while True:
         rows = read_jsonl(archive, start, 500)
         src = write_jsonl(CACHE / "growth-src" / f"part-{start:05d}.jsonl", rows)
@@ -128,6 +131,7 @@ def base_index(archive: Path, rebuild: bool) -> tuple[Path, int]:
         log(f"base index: {n} articles, {report.passages} passages ({time.perf_counter() - t0:.0f} s)")
         if report.passages >= BASE_PASSAGES:
             break
+    assert report is not None
     meta.write_text(json.dumps({"articles": n, "passages": report.passages}) + "\n")
     return d, n
 
