@@ -36,10 +36,11 @@ class LoadLimits:
     # JSON nested deeper than this is skipped before parsing (a nested "bomb" would otherwise
     # exhaust the parser's recursion); article records need three levels.
     max_json_depth: int = 64
-    # YAML front matter: at most this many bytes, and at most this many aliases (``*name``),
-    # which is what turns a few hundred bytes into gigabytes (an "alias bomb").
+    # YAML front matter: at most this many bytes, holding at most this many values once its
+    # aliases (``*name``) are expanded: nine aliases of nine, seven levels deep, turn 278 bytes
+    # into 48 million values (an "alias bomb").
     max_front_matter_bytes: int = 64 * 1024
-    max_yaml_aliases: int = 64
+    max_yaml_nodes: int = 10_000
     # Paragraphs longer than this reach the sentence splitter in windows of this size.
     max_paragraph_chars: int = MAX_PARAGRAPH_CHARS
 
