@@ -400,8 +400,13 @@ def _read_bytes(path: Path, limit: int) -> bytes:
 def _too_large(size: int, limit: int, is_json: bool) -> str:
     fix = ("; convert it to JSON Lines (one article per line), which is read a line at a time"
            if is_json else "; split it into one file per article")
-    return (f"file is {size / 2**20:,.1f} MB, over the {limit / 2**20:,.0f} MB limit "
-            f"(LoadLimits.max_file_bytes){fix}")
+    return f"file is {_bytes(size)}, over the {_bytes(limit)} limit (LoadLimits.max_file_bytes){fix}"
+
+
+def _bytes(n: int) -> str:
+    if n >= 2**20:
+        return f"{n / 2**20:,.1f} MB".replace(".0 MB", " MB")
+    return f"{n / 2**10:,.0f} KB"
 
 
 def _jsonl_lines(f: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | str | None]]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from conftest import SEEDS, SHARED_DATA, shared_file
+from long_text import real_prose_line
 
-from retrieval.chunker import chunk_text, split_sentences
+from retrieval.chunker import _segment, chunk_text, split_sentences
 from retrieval.loaders import load_articles
 from retrieval.quotemarks import paired_for_splitting
 
@@ -238,15 +239,8 @@ def test_a_closing_mark_split_off_by_pysbd_rejoins_its_sentence() -> None:
 
 # --- long paragraphs ---------------------------------------------------------------------------
 
-def _prose(chars: int) -> str:
-    """Real article text as one paragraph of at least ``chars`` characters."""
-    texts = [a.text for a in load_articles([SEEDS]).articles]
-    one = " ".join(" ".join(t.split()) for t in texts)
-    return (" ".join([one] * (chars // len(one) + 1)))[:chars].rsplit(" ", 1)[0]
-
-
 def test_a_long_paragraph_is_split_in_windows_with_the_same_sentences() -> None:
-    text = _prose(12_000)
+    text = real_prose_line(12_000)
     windowed = split_sentences(text, max_paragraph_chars=2_000)
     assert windowed == split_sentences(text, max_paragraph_chars=10**9)
     assert len(windowed) > 60
@@ -267,8 +261,9 @@ def test_a_long_line_without_sentence_ends_is_cut_into_bounded_pieces() -> None:
 
 def test_splitting_time_grows_linearly_with_a_long_line() -> None:
     # Before windows, 100 KB took 14 s and 300 KB 75 s; the bound only catches that blow-up.
-    small, large = _prose(20_000), _prose(100_000)
+    small, large = real_prose_line(20_000), real_prose_line(100_000)
     split_sentences(small[:500])  # pysbd's start-up is not the paragraph's cost
+    _segment.cache_clear()
     t0 = time.perf_counter()
     n_small = len(split_sentences(small))
     t_small = time.perf_counter() - t0
