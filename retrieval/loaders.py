@@ -166,16 +166,21 @@ class ArticleScan(Iterator[Article]):
                 continue
             path = Path(entry.path)
             try:
-                is_dir = entry.is_dir()  # follows symlinks
-            except OSError:  # a symbolic link loop: reading it says so, if it is an article file
-                is_dir = False
-            if is_dir:
-                # Symlinked folders are followed, but each real folder only once, so loops end.
-                real = os.path.realpath(path)
-                if real not in visited:
-                    visited.add(real)
-                    stack.append(iter(self._entries(path)))
-            elif EXTENSIONS.get(path.suffix.lower()) is None:
+                try:
+                    is_dir = entry.is_dir()  # follows symlinks
+                except OSError:  # a symbolic link loop: reading it says so, if it is an article
+                    is_dir = False
+                if is_dir:
+                    # Symlinked folders are followed, but each real folder once, so loops end.
+                    real = os.path.realpath(path)
+                    if real not in visited:
+                        visited.add(real)
+                        stack.append(iter(self._entries(path)))
+                    continue
+            except Exception as exc:  # the guard, for one entry of a folder
+                self._fail(_shown(path), None, exc)
+                continue
+            if EXTENSIONS.get(path.suffix.lower()) is None:
                 self.ignored.append(_shown(path))
             else:
                 yield path, folder
@@ -342,7 +347,7 @@ class ArticleScan(Iterator[Article]):
         if decoded.note is None:
             return
         where = f"{_printable(shown)}:{line}" if line is not None else _printable(shown)
-        more = " (and the file's other lines that are not UTF-8)" if first_of_file else ""
+        more = "; so are its other lines that are not UTF-8, where they can be" if first_of_file else ""
         log.log(logging.WARNING if decoded.warn else logging.INFO, "%s %s%s", where, decoded.note, more)
 
     def _fail(self, shown: str, line: int | None, exc: BaseException) -> None:
@@ -499,6 +504,8 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         known = _ERRNO_REASONS.get(exc.errno or 0)
         return f"cannot read it: {known or exc.strerror or exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"damaged text: {exc.reason} at byte {exc.start:,} ({exc.encoding})"
     message = " ".join(str(exc).split())[:200]
     return f"unexpected {type(exc).__name__}" + (f": {message}" if message else "")
 
