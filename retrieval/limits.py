@@ -28,9 +28,12 @@ class LoadLimits:
     # An article's text beyond this is cut at the last paragraph (else sentence, else word)
     # end before it, with a one-line note; the article is still indexed.
     max_text_chars: int = MAX_TEXT_CHARS
-    # A whole-file format (text, Markdown, HTML, JSON) larger than this is skipped: it is
-    # read into memory at once. JSON Lines files are read a line at a time and have no limit.
+    # A whole-file format (text, Markdown, JSON) larger than this is skipped: it is read into
+    # memory at once. JSON Lines files are read a line at a time and have no limit.
     max_file_bytes: int = 64 * 1024 * 1024
+    # HTML larger than this is skipped: trafilatura takes about 4 s a megabyte (5.3 MB: 21 s),
+    # and news pages are well under it (their weight is in images and scripts loaded apart).
+    max_html_bytes: int = 5 * 1024 * 1024
     # One JSON Lines record (line) larger than this is skipped, without reading it whole.
     max_record_bytes: int = 32 * 1024 * 1024
     # JSON nested deeper than this is skipped before parsing (a nested "bomb" would otherwise

@@ -12,8 +12,9 @@ in the environment the warning carries the full stack, so internal errors stay v
 path that does not exist at all raises ``LoadError``, since that is almost always a typo.
 
 Limits (``LoadLimits``) keep any single input cheap: text over ``max_text_chars`` is cut at a
-paragraph or sentence end with a note, whole files over ``max_file_bytes`` and JSON Lines
-records over ``max_record_bytes`` are skipped, JSON nesting and YAML alias expansion are bounded.
+paragraph or sentence end with a note, whole files over ``max_file_bytes`` (HTML:
+``max_html_bytes``) and JSON Lines records over ``max_record_bytes`` are skipped, JSON nesting
+and YAML alias expansion are bounded.
 """
 
 from __future__ import annotations
@@ -235,7 +236,10 @@ class ArticleScan(Iterator[Article]):
                 yield article
 
     def _whole(self, path: Path, shown: str, kind: str) -> tuple[list[Record], list[tuple[int | None, str]]]:
-        data = _read_bytes(path, self.limits.max_file_bytes)
+        if kind == "html":
+            data = _read_bytes(path, self.limits.max_html_bytes, "max_html_bytes")
+        else:
+            data = _read_bytes(path, self.limits.max_file_bytes, "max_file_bytes")
         decoded = _decode(data, declared_charset(data) if kind == "html" else None)
         self._note_decoding(shown, None, decoded)
         text = clean_string(decoded.text)
@@ -391,21 +395,21 @@ def _open_regular(path: Path) -> IO[bytes]:
         raise
 
 
-def _read_bytes(path: Path, limit: int) -> bytes:
+def _read_bytes(path: Path, limit: int, name: str) -> bytes:
     with _open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
-            raise SkipError(_too_large(size, limit, path.suffix.lower() == ".json"))
+            raise SkipError(_too_large(size, limit, name, path.suffix.lower() == ".json"))
         data = f.read(limit + 1)
     if len(data) > limit:  # it grew while being read
-        raise SkipError(_too_large(len(data), limit, path.suffix.lower() == ".json"))
+        raise SkipError(_too_large(len(data), limit, name, path.suffix.lower() == ".json"))
     return data
 
 
-def _too_large(size: int, limit: int, is_json: bool) -> str:
+def _too_large(size: int, limit: int, name: str, is_json: bool) -> str:
     fix = ("; convert it to JSON Lines (one article per line), which is read a line at a time"
            if is_json else "; split it into one file per article")
-    return f"file is {_bytes(size)}, over the {_bytes(limit)} limit (LoadLimits.max_file_bytes){fix}"
+    return f"file is {_bytes(size)}, over the {_bytes(limit)} limit (LoadLimits.{name}){fix}"
 
 
 def _bytes(n: int) -> str:

@@ -50,7 +50,7 @@ def _news_with_accents(limit: int) -> list[str]:
 @pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "utf-16"])
 def test_real_news_re_encoded_reads_back_exactly(encoding: str) -> None:
     checked = 0
-    for text in _news_with_accents(400):
+    for text in _news_with_accents(250):
         if encoding == "latin-1":  # what a Latin-1 archive holds: no curly quotes or dashes
             text = text.translate(str.maketrans("‘’“”–—…", "''\"\"--_"))
         for sample in (text[:100], text[:300], text):  # short samples trip detectors up
@@ -62,7 +62,7 @@ def test_real_news_re_encoded_reads_back_exactly(encoding: str) -> None:
                 continue
             assert decode_bytes(data).text == sample
             checked += 1
-    assert checked >= (20 if encoding == "latin-1" else 500)
+    assert checked >= (15 if encoding == "latin-1" else 300)
 
 
 @pytest.mark.parametrize("text", WESTERN)
@@ -174,13 +174,21 @@ def test_front_matter_within_bounds_loads() -> None:
     ("---\na: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\n"
      "d: &d [*c, *c, *c, *c]\ne: &e [*d, *d, *d, *d]\nf: &f [*e, *e, *e, *e]\ng: [*f, *f, *f]\n---\nB\n",
      "expands to more than 10,000 values"),
-    ("---\ntitle: " + "[" * 3000 + "]" * 3000 + "\n---\nB\n", "front matter is nested too deeply"),
+    ("---\ntitle: " + "[" * 30_000 + "]" * 30_000 + "\n---\nB\n", "front matter is nested deeper than 64"),
+    ("---\n" + "".join(" " * i + f"k{i}:\n" for i in range(360)) + "\n---\nB\n",
+     "front matter is over 65,536 bytes"),  # block nesting: 64 KB only reach 355 levels
     ("---\ntitle: " + "x" * 70_000 + "\n---\nB\n", "front matter is over 65,536 bytes"),
     ("{\n" + '"a": ' + "[" * 100 + "]" * 100 + "\n}\nB\n", "nested deeper than 64 levels"),
 ])
 def test_front_matter_beyond_bounds_is_refused(doc: str, message: str) -> None:
     with pytest.raises((FrontMatterError, JSONTooDeepError), match=message.replace("(", r"\(")):
         split_front_matter(doc)
+
+
+def test_front_matter_nested_past_the_recursion_limit_is_refused() -> None:
+    doc = "---\n" + "".join(" " * i + f"k{i}:\n" for i in range(900)) + "\n---\nB\n"
+    with pytest.raises(FrontMatterError, match="front matter is nested too deeply"):
+        split_front_matter(doc, LoadLimits(max_front_matter_bytes=2**20))
 
 
 def test_json_depth_is_counted_outside_strings() -> None:

@@ -130,8 +130,8 @@ def _build_tree(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     # A YAML alias bomb in front matter (7.2 MB title, 30 s, 2.6 GB before), and deep nesting.
     write("bomb.md", YAML_BOMB)
     bad["bomb.md"] = "expands to more than 10,000 values"
-    write("deep-yaml.md", "---\ntitle: " + "[" * 3000 + "]" * 3000 + "\n---\nBody.\n")
-    bad["deep-yaml.md"] = "front matter is nested too deeply"
+    write("deep-yaml.md", "---\ntitle: " + "[" * 30_000 + "]" * 30_000 + "\n---\nBody.\n")
+    bad["deep-yaml.md"] = "front matter is nested deeper than 64 levels"
 
     # Random bytes, in every format (2 of 2,200 were indexed as articles before).
     for i, ext in enumerate(("txt", "md", "html", "json", "jsonl", "txt", "md")):
@@ -258,7 +258,7 @@ def test_the_yaml_bomb_costs_nothing(tmp_path: Path) -> None:
 def test_limits_cut_long_text_and_skip_oversized_files(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    limits = LoadLimits(max_text_chars=50_000, max_file_bytes=300_000, max_record_bytes=20_000)
+    limits = LoadLimits(max_text_chars=50_000, max_html_bytes=300_000, max_record_bytes=20_000)
     (tmp_path / "long.txt").write_text(real_prose_line(200_000), encoding="utf-8")
     (tmp_path / "huge.html").write_bytes(b"<p>" + b"word " * 80_000 + b"</p>")
     record = {"id": "big", "text": "Too long. " * 3_000}
@@ -280,7 +280,7 @@ def test_limits_cut_long_text_and_skip_oversized_files(
     assert [(Path(s.path).name, s.line) for s in result.skipped] == [("feed.jsonl", 2), ("huge.html", None)]
     assert "record is over 20,000 bytes (LoadLimits.max_record_bytes)" in result.skipped[0].reason
     assert result.skipped[1].reason == (
-        "file is 391 KB, over the 293 KB limit (LoadLimits.max_file_bytes); "
+        "file is 391 KB, over the 293 KB limit (LoadLimits.max_html_bytes); "
         "split it into one file per article"
     )
     notes = [r.getMessage() for r in caplog.records if "LoadLimits.max_text_chars" in r.getMessage()]
