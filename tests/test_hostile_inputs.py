@@ -127,6 +127,15 @@ def _build_tree(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     write("long-line.txt", real_prose_line(200_000))
     good["long-line.txt"] = "Russia is not amassing"
 
+    # Markup that made the text cleaning quadratic: unclosed emphasis (100 KB took 221 s),
+    # short unpunctuated paragraphs re-joined one by one (400 KB: 120 s), runs of spaces.
+    write("emphasis.md", "# Emphasis\n\n" + "**a " * 25_000 + "end.\n")
+    good["emphasis.md"] = "a a a a end."
+    write("short-paragraphs.txt", "Short\n\n" + "\n\n".join(["one two three four"] * 20_000) + "\n")
+    good["short-paragraphs.txt"] = "one two three four one two"
+    write("spaces.md", "# Spaces" + " " * 200_000 + "end\n\n[" * 20_000 + "Body after the spaces.\n")
+    good["spaces.md"] = "Body after the spaces."
+
     # A YAML alias bomb in front matter (7.2 MB title, 30 s, 2.6 GB before), and deep nesting.
     write("bomb.md", YAML_BOMB)
     bad["bomb.md"] = "expands to more than 10,000 values"
