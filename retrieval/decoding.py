@@ -51,8 +51,8 @@ _MAX_C1_SHARE = 0.01
 # The detector's guesses on fewer bytes are noise: it named an encoding for 4 random bytes out
 # of 5, and 12 of 2,000 samples of 32 random bytes read as text in it; none of 64.
 _MIN_DETECT_BYTES = 64
-# Letters, digits, spaces and punctuation: at least 95% of news text; random bytes decoded with
-# a legacy code page hold symbols and controls too, 70% to 75%.
+# ASCII, letters, digits, spaces and punctuation: nearly all of any text; random bytes decoded
+# with a legacy code page hold symbols and C1 controls too.
 _MIN_TEXT_SHARE = 0.85
 # Mess is measured on at most this many characters, from the start, middle and end.
 _SAMPLE_CHARS = 3 * 8192
@@ -205,8 +205,9 @@ def _detected(data: bytes) -> Decoded | None:
 
 
 def _reads_as_text(text: str) -> bool:
+    # ASCII counts as plain: the markup of a small HTML page is a tenth of it in "<", ">", "=".
     sample = _sample(text)
-    plain = sum(1 for ch in sample if unicodedata.category(ch)[0] in "LNPZ" or ch in "\t\n\r")
+    plain = sum(1 for ch in sample if ch < "\x7f" or unicodedata.category(ch)[0] in "LNPZ")
     return plain >= len(sample) * _MIN_TEXT_SHARE and _mess(text) < _MESSY
 
 
@@ -223,7 +224,7 @@ def _mess(text: str) -> float:
     pieces: list[str] = []
     size, end = 0, -1
     for m in _NON_ASCII.finditer(sample):
-        start = max(m.start() - _CONTEXT, end)
+        start = max(m.start() - _CONTEXT, end, 0)
         if start >= m.end() + _CONTEXT:
             continue
         end = m.end() + _CONTEXT

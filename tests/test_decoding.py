@@ -78,9 +78,11 @@ def test_short_western_text_stays_windows_1252(text: str) -> None:
     (JAPANESE, "euc_jp"),
 ])
 def test_undeclared_legacy_text_is_detected(text: str, encoding: str) -> None:
-    decoded = decode_bytes(_page(text).encode(encoding))
-    assert text in decoded.text
-    assert decoded.warn and "(detected; re-save it as UTF-8 if that is wrong)" in (decoded.note or "")
+    # In a page, and as a bare text file that starts with non-ASCII (no markup around it).
+    for form in (_page(text), f"{text}\n\n{text}\n", f"<html><body><p>{text}</p></body></html>"):
+        decoded = decode_bytes(form.encode(encoding))
+        assert text in decoded.text, form[:40]
+        assert decoded.warn and "(detected; re-save it as UTF-8 if that is wrong)" in (decoded.note or "")
 
 
 @pytest.mark.parametrize("size", [24, 32, 64, 256, 4096])
