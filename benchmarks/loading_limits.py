@@ -5,8 +5,9 @@
 - **Long line**: one line of real news text (the news archive's articles joined with spaces, so
   no window repeats) of 100 KB, 1 MB and 10 MB, written as a .txt file. A new process loads it
   (``load_file``) and splits the article into sentences (``split_sentences``); wall time of each
-  step and the process's peak RSS. 10 MB is cut to ``LoadLimits.max_text_chars`` (2 M
-  characters) by the loader; one more row raises that limit to split all 10 MB. "before" rows
+  step and the process's peak RSS (``VmHWM`` of /proc/self/status; Linux only). 10 MB is cut
+  to ``LoadLimits.max_text_chars`` (2 M characters) by the loader; one more row raises that
+  limit to split all 10 MB. "before" rows
   run the code this branch started from (``git archive`` of the merge base with ``main``).
 - **YAML alias bomb**: a 300-byte Markdown file whose front matter expands to 9**7 strings,
   loaded in a new process, before and after.
@@ -34,7 +35,7 @@ from _common import ROOT, append_results, log, md_table, require_shared
 from retrieval.decoding import NotTextError, decode_bytes
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from retrieval.chunker import split_sentences
 from retrieval.loaders import load_file
@@ -53,7 +54,10 @@ if articles and sys.argv[4] == "split":
 if articles:
     out["chars"] = len(articles[0].text)
     out["title_chars"] = len(articles[0].title)
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across execve, so a child would report at
+# least its parent's size at the fork.
+with open("/proc/self/status") as status:
+    out["peak_rss_mb"] = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
 out["code"] = __import__("retrieval").__file__
 print(json.dumps(out))
 """
@@ -158,13 +162,13 @@ def long_line_section(tmp: Path, before: tuple[Path, str] | None) -> str:
             per_char.append(float(row[4].replace(",", "")) / float(row[3].replace(",", "")) * 1e6)
         except ValueError:
             per_char.append(None)
-    header = ["line", "code", "load s", "characters kept", "split s", "sentences", "peak RSS MB",
-              "split µs / character"]
+    header = ["line", "code", "load s", "characters kept", "split s", "sentences",
+              "peak RSS MB (VmHWM)", "split µs / character"]
     cells = [[*row, f"{p:.1f}" if p is not None else "—"] for row, p in zip(rows, per_char, strict=True)]
     table = md_table(header, cells)
     return ("### One long line, no blank line (real news text)\n\n" + table + "\n\n"
             "Each row is a new process: `load_file` then `split_sentences` on the article; peak RSS "
-            "includes the interpreter and pysbd (about 40 MB). 10 MB is cut by the loader to "
+            "includes the interpreter and imports (about 20 MB). 10 MB is cut by the loader to "
             "`LoadLimits.max_text_chars` at a sentence end.\n")
 
 
@@ -180,7 +184,7 @@ def yaml_section(tmp: Path, before: tuple[Path, str] | None) -> str:
                    f"loaded, title of {r['title_chars']:,} characters" if "title_chars" in r else fmt(r, "x"))
         rows.append([label, fmt(r, "load_s"), fmt(r, "peak_rss_mb", 0), outcome])
     return (f"### YAML alias bomb ({len(YAML_BOMB.encode())} bytes, 9**7 strings when expanded)\n\n"
-            + md_table(["code", "load s", "peak RSS MB", "outcome"], rows) + "\n")
+            + md_table(["code", "load s", "peak RSS MB (VmHWM)", "outcome"], rows) + "\n")
 
 
 def _decoded(data: bytes, declared: str | None = None) -> tuple[str, str | None]:

@@ -351,10 +351,16 @@ def test_unreadable_files_and_unlisted_folders_are_reported(tmp_path: Path) -> N
 # --- streaming ---------------------------------------------------------------------------------
 
 _STREAM_CHILD = textwrap.dedent("""
-    import resource, sys
+    import sys
     from retrieval.loaders import scan_articles
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    def peak_kb():
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across execve.
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    before = peak_kb()
     scan = scan_articles([sys.argv[1]])
+    hold = sys.argv[2] == "hold"  # the control: what keeping every article costs
+    held = []
     n = chars = 0
     seen_skip_at = None
     for article in scan:
@@ -362,11 +368,14 @@ _STREAM_CHILD = textwrap.dedent("""
         chars += len(article.text)
         if seen_skip_at is None and scan.skipped:
             seen_skip_at = n
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if hold:
+            held.append(article)
+    after = peak_kb()
     print(n, chars, before, after, seen_skip_at, len(scan.skipped))
 """)
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
 def test_a_large_json_lines_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     words = "the council voted on monday to close the bridge for repairs officials said".split()
     path = tmp_path / "big.jsonl"
@@ -377,13 +386,19 @@ def test_a_large_json_lines_file_streams_in_bounded_memory(tmp_path: Path) -> No
             if i == 1_000:
                 f.write("{not json\n")  # reported while the scan goes on
     size = path.stat().st_size
-    out = subprocess.run([sys.executable, "-c", _STREAM_CHILD, str(path)], cwd=ROOT,
-                         capture_output=True, text=True, check=True, timeout=300)
-    n, chars, before_kb, after_kb, seen_skip_at, skipped = map(int, out.stdout.split())
+
+    def run(mode: str) -> tuple[int, ...]:
+        out = subprocess.run([sys.executable, "-c", _STREAM_CHILD, str(path), mode], cwd=ROOT,
+                             capture_output=True, text=True, check=True, timeout=300)
+        return tuple(map(int, out.stdout.split()))
+
+    n, chars, before_kb, after_kb, seen_skip_at, skipped = run("stream")
     assert (n, skipped) == (24_480, 1)
     assert seen_skip_at == 1_002  # skipped grows during iteration, not at the end
-    assert chars > 12_000_000 and size > 14_000_000
-    # Holding the articles would take more than their text (12 M characters); the scan holds
-    # one article and the ids seen (24,480 short strings, about 3 MB).
+    assert chars > 11_000_000 and size > 13_000_000
+    # The scan holds one article and the ids seen (24,480 short strings, about 3 MB); keeping
+    # the articles, as the control run does, costs more than their text.
     grew_mb = (after_kb - before_kb) / 1024
+    held_mb = (run("hold")[3] - before_kb) / 1024
     assert grew_mb < 12, grew_mb
+    assert held_mb > chars / 2**20, held_mb
