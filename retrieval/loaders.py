@@ -461,6 +461,12 @@ def _decode(data: bytes, declared: str | None) -> Decoded:
 # --- names and reasons -----------------------------------------------------------------------
 
 
+def display_path(path: str | Path) -> str:
+    """The path as citebot reports and stores it (``Article.path``, ``incomplete_files``):
+    valid UTF-8, the same on every run. Compare other paths with these through it."""
+    return _shown(Path(path))
+
+
 def _shown(path: Path) -> str:
     """The path as citebot reports and stores it: valid UTF-8, the same on every run.
 

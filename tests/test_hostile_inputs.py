@@ -26,7 +26,7 @@ from long_text import real_prose_line
 
 from retrieval.chunker import _segment, chunk_text
 from retrieval.limits import LoadLimits
-from retrieval.loaders import load_articles, load_file, scan_articles
+from retrieval.loaders import display_path, load_articles, load_file, scan_articles
 from retrieval.models import Article
 
 LATIN = "Café owners say the “naïve” plan to close the Straße will hurt trade, officials said."
@@ -221,6 +221,7 @@ def test_a_folder_of_hostile_files_is_scanned_in_one_run(
     assert loaded["surrogate.json"].title == "Lone \ufffd one"
     assert loaded["caf\\xe9.txt"].id == "caf\\xe9.txt"
     assert loaded["caf\\xe9.txt"].path == os.fsencode(tmp_path).decode() + "/caf\\xe9.txt"
+    assert loaded["caf\\xe9.txt"].path == display_path(os.path.join(tmp_path, os.fsdecode(b"caf\xe9.txt")))
     assert max(len(a.title) for a in articles) < 2_100
     assert len(loaded["long-line.txt"].text) > 199_000
     assert seconds < 30, seconds
