@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import LoadError
-from retrieval.loaders import LoadResult, load_articles, load_file
+from retrieval.loaders import LoadResult, load_articles, load_file, scan_articles
 from retrieval.models import Article
 from retrieval.textclean import fallback_title
 
@@ -414,7 +414,11 @@ def test_bad_files_are_skipped_and_the_rest_loads(
     }
     for name in reasons:
         assert name in caplog.text
-    assert len(caplog.records) == len(reasons)
+    # Files of unknown type are not passed over in silence: one line for all of them.
+    assert len(caplog.records) == len(reasons) + 1
+    assert caplog.records[-1].getMessage().startswith(
+        f"ignored: 1 file of unknown type: {tmp_path / 'notes.pdf'} (citebot reads .txt, .md,"
+    )
 
 
 def test_explicit_unknown_extension_is_skipped(tmp_path: Path) -> None:
@@ -552,3 +556,70 @@ def test_json_from_other_tools_field_names(tmp_path: Path) -> None:
     }
     [skipped] = result.skipped
     assert skipped.path.endswith("newsapi.json") and skipped.reason.startswith('article 2: no "text" string')
+
+
+# --- streaming scan ----------------------------------------------------------------------------
+
+
+def test_scan_is_lazy_and_reports_as_it_goes(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "A\n\nFirst file.\n")
+    write(tmp_path / "b.jsonl", json.dumps({"id": "b1", "text": "One."}) + "\n{broken\n"
+          + json.dumps({"id": "b3", "text": "Three."}) + "\n")
+    write(tmp_path / "c.txt", "C\n\nThird file.\n")
+    scan = scan_articles([tmp_path])
+    assert next(scan).title == "A"
+    (tmp_path / "c.txt").unlink()  # read only when the scan gets there
+    assert next(scan).id == "b1" and scan.skipped == []
+    assert next(scan).id == "b3"
+    assert [(s.line, s.reason[:14]) for s in scan.skipped] == [(2, "not valid JSON")]
+    assert list(scan) == []
+    assert [Path(s.path).name for s in scan.skipped] == ["b.jsonl", "c.txt"]
+    assert scan.incomplete_files == {str(tmp_path / "b.jsonl"), str(tmp_path / "c.txt")}
+    assert scan.unlisted_dirs == set()
+
+
+def test_load_articles_carries_what_the_scan_found(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "A\n\nBody.\n")
+    write(tmp_path / "x.pdf", "not an article")
+    write(tmp_path / "bad.json", "[")
+    result = load_articles(tmp_path)
+    assert [a.title for a in result.articles] == ["A"]
+    assert result.ignored == (str(tmp_path / "x.pdf"),)
+    assert result.incomplete_files == frozenset({str(tmp_path / "bad.json")})
+
+
+def test_json_lines_in_legacy_encodings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    lines = [
+        json.dumps({"id": "u", "text": "Plain UTF-8."}, ensure_ascii=False).encode(),
+        json.dumps({"id": "w1", "text": "Un café « naïf »."}, ensure_ascii=False).encode("cp1252"),
+        json.dumps({"id": "w2", "text": "Müller’s Straße."}, ensure_ascii=False).encode("cp1252"),
+    ]
+    (tmp_path / "mixed.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    records = [{"id": "t", "text": "Grüße aus Köln."}, {"id": "t2", "text": "Zweite Zeile."}]
+    (tmp_path / "utf16.jsonl").write_bytes(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-16")
+    )
+    with caplog.at_level(logging.INFO, logger="citebot.loaders"):
+        result = load_articles([tmp_path])
+    assert {a.id: a.text for a in result.articles} == {
+        "u": "Plain UTF-8.", "w1": "Un café « naïf ».", "w2": "Müller’s Straße.",
+        "t": "Grüße aus Köln.", "t2": "Zweite Zeile.",
+    }
+    assert result.skipped == ()
+    [note] = [r.getMessage() for r in caplog.records]
+    assert note == (f"{tmp_path / 'mixed.jsonl'}:2 is not UTF-8; read it as Windows-1252; so are "
+                    "its other lines that are not UTF-8, where they can be")
+
+
+def test_many_bad_records_are_counted_not_each_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path / "noisy.jsonl", "".join(f'{{"id": {i}, broken\n' for i in range(30))
+                 + json.dumps({"id": "ok", "text": "Fine."}) + "\n")
+    with caplog.at_level(logging.WARNING, logger="citebot.loaders"):
+        result = load_articles([path])
+    assert [a.id for a in result.articles] == ["ok"]
+    assert len(result.skipped) == 30
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 21
+    assert messages[-1] == f"skipped 10 more records of {path} (see the ones above)"
