@@ -122,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .settings import load_settings
 
         settings = load_settings()
+        if settings.debug:  # the loaders and the last-resort handler read it from the environment
+            os.environ["CITEBOT_DEBUG"] = "1"
         _setup_logging(settings.log_level)
         handler = _COMMANDS[args.command]
         return handler(args, settings)
@@ -175,6 +177,7 @@ def style_for(stream: TextIO) -> Style:
 def make_engine(settings: Settings, index: Path | None) -> Citebot:
     from retrieval import Citebot
     from retrieval.errors import StorageError
+    from retrieval.limits import LoadLimits
 
     if index is not None and index.exists() and not index.is_dir():
         raise StorageError(f"--index {index} is a file, not a folder; point it at a folder "
@@ -183,6 +186,7 @@ def make_engine(settings: Settings, index: Path | None) -> Citebot:
         index or settings.index_dir, model=settings.embedding_model,
         passage_tokens=settings.passage_tokens, passage_overlap=settings.passage_overlap,
         top_k=settings.top_k, encoder=settings.encoder, cache_dir=settings.cache_dir,
+        limits=LoadLimits(max_text_chars=settings.max_article_chars),
     )
 
 

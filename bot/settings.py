@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default_factory=default_cache_dir, description="where exported ONNX models are kept"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="stderr log level")
+    debug: bool = Field(False, description="full stacks in warnings and errors, for bug reports")
+    max_article_chars: int = Field(
+        2_000_000, ge=10_000, le=100_000_000,
+        description="longer article texts are cut at a paragraph end, with a note",
+    )
 
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "CITEBOT_DISCORD_TOKEN"),

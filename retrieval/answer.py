@@ -10,7 +10,7 @@ import numpy as np
 from .errors import InputError
 from .models import Answer, Quote, Source
 from .quotes import QuoteParams, keyword_overlap, score_sentences, select_quotes, stem
-from .retriever import Candidate, FusionParams, ranked_articles, retrieve
+from .retriever import Candidate, FusionParams, period_used, ranked_articles, retrieve
 from .scope import Scope
 from .terms import content_words
 from .view import View
@@ -69,7 +69,7 @@ def answer_question(
     words = scope.keyword_text if scope is not None else question
     cands = retrieve(view, words, qvec, max(k, quotes.top_passages), fusion, scope=scope)
     scored, texts = score_sentences(view, words, qvec, cands, quotes)
-    period = scope.label() if scope is not None else None
+    period = period_used(view, cands, scope, fusion)
     if not scored or not _answers(scored[0].cos, cands, abstain):
         return Answer(question, False, (), (), closest=_closest(view, cands), period=period), cands
     picks = select_quotes(scored, texts, quotes)[: min(quotes.max_quotes, max(k, 1))]

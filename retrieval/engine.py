@@ -20,6 +20,7 @@ from .envfaults import environment_faults
 from .errors import IndexEmptyError, InputError, NotFoundError
 from .followup import blend, plan_followup
 from .index import IndexConfig, build_index, has_index
+from .limits import LoadLimits
 from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage, Quote
 from .quotes import QuoteParams
 from .reader import IndexReader
@@ -57,11 +58,13 @@ class Citebot:
         cache_dir: str | Path | None = None,
         embedder: Embedder | None = None,
         tuning: Tuning | None = None,
+        limits: LoadLimits | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.config = IndexConfig(model, passage_tokens, passage_overlap)
         self.top_k = top_k
         self.tuning = tuning or Tuning()
+        self.limits = limits  # what one article file may cost to load (limits.py)
         self.encoder = encoder
         self.cache_dir = Path(cache_dir) if cache_dir else None
         # One embedder passed in serves both questions and builds (tests share one).
@@ -129,7 +132,8 @@ class Citebot:
         wait: bool = True, notice: Callable[[str], None] | None = None, repair: bool = False,
     ) -> IndexReport:
         return build_index(paths, self.index_dir, self.config, self.index_embedder,
-                           rebuild=rebuild, progress=progress, wait=wait, notice=notice, repair=repair)
+                           rebuild=rebuild, progress=progress, wait=wait, notice=notice, repair=repair,
+                           limits=self.limits)
 
     def writer(self, **kwargs: Any) -> IndexWriter:
         """The index's writer (holds the write lock until closed; use ``with``)."""

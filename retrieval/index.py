@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from typing import Any
 from .commit import read_live_commit
 from .embedder import Embedder
 from .envfaults import environment_faults
+from .limits import LoadLimits
 from .mergepolicy import MergePolicy
-from .models import Article, IndexReport, SkippedFile
+from .models import IndexReport
 from .prepare import Preparer, passage_text
 from .upgrade import has_old_layout
 from .writer import BuildProgress, IndexConfig, IndexWriter, ProgressFn, check_manifest
@@ -53,21 +54,25 @@ def build_index(
     segment_passages: int | None = None,
     preparer: Preparer | None = None,
     repair: bool = False,
+    limits: LoadLimits | None = None,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` in line with the articles under ``paths``."""
     with environment_faults(f"update the index in {index_dir}", Path(index_dir)):
         return _build(paths, Path(index_dir), config, embedder, rebuild=rebuild, progress=progress,
                       wait=wait, notice=notice, policy=policy, segment_passages=segment_passages,
-                      preparer=preparer, repair=repair)
+                      preparer=preparer, repair=repair, limits=limits)
 
 
 def _build(paths: Sequence[str | Path], index_dir: Path, config: IndexConfig, embedder: Embedder, *,
            rebuild: bool, progress: ProgressFn | None, wait: bool, notice: Any,
            policy: MergePolicy | None, segment_passages: int | None, preparer: Preparer | None,
-           repair: bool) -> IndexReport:
+           repair: bool, limits: LoadLimits | None) -> IndexReport:
     t0 = time.perf_counter()
+    from .loaders import display_path, scan_articles  # only builds parse files
+
     given = [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]
-    scan = _scan(given)
+    scan = scan_articles(given, limits)
+    scan.report_ignored = False  # the summary counts them
     extra: dict[str, Any] = {}
     if segment_passages is not None:
         extra["segment_passages"] = segment_passages
@@ -78,7 +83,8 @@ def _build(paths: Sequence[str | Path], index_dir: Path, config: IndexConfig, em
             seen.add(art.id)
             w.upsert(replace(art, path=os.path.abspath(art.path)) if art.path else art)
         kept = 0
-        roots = [os.path.abspath(p) for p in given]
+        # Stored paths are display paths (valid UTF-8), so the roots are compared in that form.
+        roots = [os.path.abspath(display_path(p)) for p in given]
         incomplete = {os.path.abspath(p) for p in scan.incomplete_files}
         unlisted = [os.path.abspath(p) for p in scan.unlisted_dirs]
         for aid, path in sorted(w.live_articles().items()):
@@ -104,29 +110,3 @@ def _build(paths: Sequence[str | Path], index_dir: Path, config: IndexConfig, em
 def _under(path: str, roots: Sequence[str]) -> bool:
     p = os.path.abspath(path)
     return any(p == r or p.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
-
-
-class _LegacyScan:
-    """``load_articles`` behind the streaming scan's interface (until the loaders stream)."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        from .loaders import load_articles
-
-        res = load_articles(paths)
-        self._articles = res.articles
-        self.skipped: list[SkippedFile] = list(res.skipped)
-        self.ignored: list[str] = []
-        self.incomplete_files: set[str] = {s.path for s in res.skipped}
-        self.unlisted_dirs: set[str] = {s.path for s in res.skipped if "cannot list" in s.reason}
-
-    def __iter__(self) -> Iterator[Article]:
-        return iter(self._articles)
-
-
-def _scan(paths: Sequence[Path]) -> Any:
-    from . import loaders
-
-    scan_articles = getattr(loaders, "scan_articles", None)
-    if scan_articles is not None:
-        return scan_articles(paths)
-    return _LegacyScan(paths)

@@ -115,6 +115,7 @@ class ArticleScan(Iterator[Article]):
         self.incomplete_files: set[str] = set()
         self.unlisted_dirs: set[str] = set()
         self.articles_seen = 0
+        self.report_ignored = True  # one warning line at the end; a build counts them instead
         self._seen_ids: dict[str, str] = {}  # id -> path of the file it came from first
         self._seen_files: set[str] = set()
         self._record_warnings = 0  # of the current file
@@ -151,7 +152,7 @@ class ArticleScan(Iterator[Article]):
                     continue
                 self._seen_files.add(key)
                 yield from self._file(file, file_root)
-        if self.ignored:
+        if self.ignored and self.report_ignored:
             self._report_ignored()
 
     def _walk(self, folder: Path) -> Iterator[tuple[Path, Path]]:

@@ -100,25 +100,46 @@ def retrieve(
     return time_prior(view, cands, scope, params)
 
 
-def time_prior(view: View, cands: list[Candidate], scope: Scope | None,
-               params: FusionParams) -> list[Candidate]:
-    """Move candidates by how well their article's date fits the question's period."""
+def _priors(view: View, cands: list[Candidate], scope: Scope | None,
+            params: FusionParams) -> dict[int, float] | None:
+    """Each candidate's date prior, or None when the prior does not apply: no period or recency
+    in the question, or no dated candidate near the period (then it says nothing about them)."""
     if scope is None or not scope.has_prior or not params.w_time or not cands:
-        return cands
+        return None
     days = view.passage_days([c.passage_id for c in cands])
-    priors = {}
+    priors: dict[int, float] = {}
+    best = 0.0
     for c in cands:
         d = days.get(c.passage_id, NO_DATE)
         published = EPOCH + timedelta(days=int(d)) if d != NO_DATE else None
-        priors[c.passage_id] = (date_prior(published, scope.prior_range, as_of=scope.as_of,
-                                           recency=scope.recency), published is not None)
-    dated = [p for p, has_date in priors.values() if has_date]
-    if not dated or max(dated) < params.time_floor:
+        priors[c.passage_id] = p = date_prior(published, scope.prior_range, as_of=scope.as_of,
+                                               recency=scope.recency)
+        if published is not None:
+            best = max(best, p)
+    return priors if best >= params.time_floor else None
+
+
+def time_prior(view: View, cands: list[Candidate], scope: Scope | None,
+               params: FusionParams) -> list[Candidate]:
+    """Move candidates by how well their article's date fits the question's period."""
+    priors = _priors(view, cands, scope, params)
+    if priors is None:
         return cands
-    out = [replace(c, score=c.score + params.w_time * (priors[c.passage_id][0] - NEUTRAL_PRIOR))
+    out = [replace(c, score=c.score + params.w_time * (priors[c.passage_id] - NEUTRAL_PRIOR))
            for c in cands]
     out.sort(key=lambda c: (-c.score, c.passage_id))
     return out
+
+
+def period_used(view: View, cands: list[Candidate], scope: Scope | None,
+                params: FusionParams) -> str | None:
+    """The period an answer should name: a filter it answered within, or a prior that moved
+    its candidates; None when the question's time phrase changed nothing."""
+    if scope is None:
+        return None
+    if scope.explicit is not None or (scope.intent is not None and scope.intent.bounded):
+        return scope.label()
+    return scope.label() if _priors(view, cands, scope, params) is not None else None
 
 
 def _fuse_linear(

@@ -64,10 +64,11 @@ def test_batch_ask_from_stdin(seed_index_dir: Path) -> None:
         "Where did Putin say the West was holding drills?\n"
     )
     r = run("ask", "-", "--json", index=seed_index_dir, stdin=qs)
-    assert r.returncode == 0, r.stderr
-    lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [x["answered"] for x in lines] == [True, False, True]
-    assert "Black Sea" in lines[2]["quotes"][0]["text"]
+    assert r.returncode == 2, r.stderr  # the blank line is refused, and answered with an error
+    lines = [json.loads(x) for x in r.stdout.split("\n")[:-1]]
+    assert [x.get("answered") for x in lines] == [True, None, False, True]
+    assert "empty" in lines[1]["error"]
+    assert "Black Sea" in lines[3]["quotes"][0]["text"]
 
 
 def test_cite_and_show(seed_index_dir: Path) -> None:
