@@ -9,6 +9,8 @@ Files of ``seg-NNNNNN/``::
     passage_hub.npy        float32 hubness        sentence_*.npy        the same for sentences
     sentence_vectors.npy   float16 (sentences are three times as many, and only looked up)
     article_days.npy       int32 days since 1970-01-01 of each article's date (NO_DATE if none)
+    passage_tokens.npy     int32 tokens FTS5 counted in each passage (title and text): BM25's
+                           length norm, so that scores can use the whole index's average
     passages.faiss         approximate passage index, only in large segments (see vectors.py)
 
 Articles are numbered 1..n in the segment (``articles.ord``); deletions name those numbers.
@@ -42,6 +44,7 @@ ARRAYS = {
     "passage_vectors": np.float32, "passage_ids": np.int64, "passage_articles": np.int32,
     "passage_hub": np.float32, "sentence_vectors": np.float16, "sentence_ids": np.int64,
     "sentence_articles": np.int32, "sentence_hub": np.float32, "article_days": np.int32,
+    "passage_tokens": np.int32,
 }
 
 SCHEMA = """
@@ -169,7 +172,9 @@ class Segment:
         for name in ARRAYS:
             # Vectors are memory-mapped: a question touches only the rows it scores.
             path = self.dir / f"{name}.npy"
-            if not name.endswith("_vectors"):
+            if name == "passage_tokens" and not path.exists():
+                arrays[name] = fts_lengths(self.conn)  # a segment written before the file existed
+            elif not name.endswith("_vectors"):
                 arrays[name] = np.load(path, allow_pickle=False)
             elif mmap:
                 arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -184,6 +189,8 @@ class Segment:
         self.sentence_articles: np.ndarray = arrays["sentence_articles"]
         self.sentence_hub: np.ndarray = arrays["sentence_hub"]
         self.article_days: np.ndarray = arrays["article_days"]
+        self.passage_tokens: np.ndarray = arrays["passage_tokens"]
+        self.total_tokens = int(self.passage_tokens.sum())
         self.ann = load_ann(self.dir, info.ann)
         self._sources: list[frozenset[str]] | None = None
         self._check_shapes()
@@ -199,6 +206,8 @@ class Segment:
         if n_s != i.sentences or self.sentence_vectors.shape[0] != n_s \
                 or len(self.sentence_articles) != n_s or len(self.sentence_hub) != n_s:
             problems.append(f"sentence arrays do not hold {i.sentences} rows")
+        if len(self.passage_tokens) != n_p:
+            problems.append(f"passage lengths do not hold {i.passages} rows")
         if len(self.article_days) != i.articles:
             problems.append(f"article dates do not hold {i.articles} rows")
         if n_p and (int(self.passage_ids[0]) != i.first_passage or int(self.passage_ids[-1]) != i.last_passage
@@ -238,6 +247,20 @@ class Segment:
 
     def sentence_row_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return _rows(self.sentence_ids, ids)
+
+
+def fts_lengths(conn: sqlite3.Connection) -> np.ndarray:
+    """Tokens FTS5 counted in each passage (all columns), in passage id order, from its
+    ``docsize`` table: one SQLite varint per column."""
+    out = []
+    for (blob,) in conn.execute("SELECT sz FROM passages_fts_docsize ORDER BY id"):
+        total, value = 0, 0
+        for byte in blob:
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:  # the last byte of this varint (counts never need the 9-byte form)
+                total, value = total + value, 0
+        out.append(total)
+    return np.asarray(out, np.int32)
 
 
 def _rows(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

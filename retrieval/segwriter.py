@@ -26,7 +26,7 @@ from .commit import SegmentInfo, fsync_dir
 from .integrity import record
 from .models import Article, Chunk
 from .npyfile import NpyAppender, NpyRows
-from .segment import ARRAYS, SCHEMA, SEGMENT_DB, Segment, date_days, sqlite_uri
+from .segment import ARRAYS, SCHEMA, SEGMENT_DB, Segment, date_days, fts_lengths, sqlite_uri
 
 # Hubness of a finished segment's vectors: (folder, passage vectors, passage article numbers,
 # sentence vectors, sentence article numbers) -> (passage hubness, sentence hubness).
@@ -178,6 +178,7 @@ class SegmentWriter:
             self.db.execute("COMMIT")
             # One b-tree per term instead of a level per batch: smaller and faster to search.
             self.db.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
+            np.save(self.tmp / "passage_tokens.npy", fts_lengths(self.db))
             self.db.close()
             for out in self._out.values():
                 out.close()

@@ -37,6 +37,9 @@ from .terms import content_words
 
 # The column weights citebot gives FTS5's bm25 (title, text).
 BM25_WEIGHTS = (2.0, 1.0)
+_K1, _B = 1.2, 0.75  # FTS5's bm25 constants (fts5_aux.c)
+LARGE_INDEX = 200_000
+COMMON_IDF = 2.0
 _IDF_FLOOR = 1e-6  # FTS5 floors non-positive IDFs at this value
 
 
@@ -184,37 +187,57 @@ class View:
     # -- keywords ----------------------------------------------------------------------
     def keyword_scores(self, query: str, filt: ArticleFilter | None = None) -> dict[int, float]:
         """BM25 with index-wide statistics (higher is better) of every allowed passage that
-        holds any of the query's content words."""
+        holds any of the query's content words.
+
+        In an index of over ``LARGE_INDEX`` passages, terms whose index-wide IDF is under
+        ``COMMON_IDF`` (those in more than about an eighth of all passages) are left out: their
+        BM25 weight is small and FTS5 scores every row a term matches, so they would cost the
+        most and decide the least (tests/test_view.py and benchmarks/scale.py).
+        """
         terms = list(dict.fromkeys(content_words(query)))
         if not terms or not self.segments:
             return {}
-        per_seg: list[list[list[tuple[int, float]]]] = []
-        hits = [0] * len(terms)
-        total_rows = 0
-        for st in self.segments:
-            found = _term_rows(st.seg.conn, terms)
-            per_seg.append(found)
-            total_rows += st.seg.info.passages
-            for t, r in enumerate(found):
-                hits[t] += len(r)
+        total_rows = sum(st.seg.info.passages for st in self.segments)
+        if total_rows > LARGE_INDEX:
+            counts = [_term_counts(st.seg.conn, terms) for st in self.segments]
+            df = [sum(c[t] for c in counts) for t in range(len(terms))]
+            terms = [w for w, n in zip(terms, df, strict=True) if idf(total_rows, n) >= COMMON_IDF]
+            if not terms:
+                return {}
+        found = [_term_rows(st.seg.conn, terms) for st in self.segments]
+        hits = [sum(len(f[t][0]) for f in found) for t in range(len(terms))]
         global_idf = [idf(total_rows, h) for h in hits]
+        global_avgdl = sum(st.seg.total_tokens for st in self.segments) / max(total_rows, 1)
         scores: dict[int, float] = {}
-        for st, found in zip(self.segments, per_seg, strict=True):
-            n = st.seg.info.passages
-            mine: dict[int, float] = {}
-            for t, term_rows in enumerate(found):
-                if not term_rows:
+        for st, per_term in zip(self.segments, found, strict=True):
+            seg = st.seg
+            n = seg.info.passages
+            avgdl = seg.total_tokens / max(n, 1)
+            ids, parts = [], []
+            for t, (rowids, bm25) in enumerate(per_term):
+                if not len(rowids):
                     continue
-                scale = global_idf[t] / idf(n, len(term_rows))
-                for pid, bm25 in term_rows:
-                    mine[pid] = mine.get(pid, 0.0) - bm25 * scale
+                # FTS5 scored the term alone: -IDF_segment * tf part under the segment's average
+                # length. Recover the term's weighted frequency, then score it with the index's
+                # IDF and average length: BM25 as if the index were one table.
+                part = -bm25 / idf(n, len(rowids))
+                rows, _ = seg.passage_row_of(rowids)
+                length = seg.passage_tokens[rows]
+                k_seg = _K1 * (1 - _B + _B * length / avgdl)
+                tf = part * k_seg / (_K1 + 1 - part)
+                k_all = _K1 * (1 - _B + _B * length / global_avgdl)
+                ids.append(rowids)
+                parts.append(global_idf[t] * tf * (_K1 + 1) / (tf + k_all))
+            if not ids:
+                continue
+            pids, at = np.unique(np.concatenate(ids), return_inverse=True)
+            total = np.bincount(at, weights=np.concatenate(parts), minlength=len(pids))
             allowed = st.allowed(filt)
-            if allowed is not None and mine:
-                pids = np.fromiter(mine, np.int64, len(mine))
-                at, _ = st.seg.passage_row_of(pids)
-                for pid in pids[~allowed[at]].tolist():
-                    del mine[pid]
-            scores.update(mine)
+            if allowed is not None:
+                rows, _ = st.seg.passage_row_of(pids)
+                keep = allowed[rows]
+                pids, total = pids[keep], total[keep]
+            scores.update(zip(pids.tolist(), total.tolist(), strict=True))
         return scores
 
     # -- rows ----------------------------------------------------------------------------
@@ -293,13 +316,22 @@ class View:
         return items
 
 
-def _term_rows(conn: Any, terms: list[str]) -> list[list[tuple[int, float]]]:
-    """For each term: (rowid, FTS5 bm25 of that term alone) of every row holding it."""
+def _term_rows(conn: Any, terms: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each term: (rowids, FTS5 bm25 of that term alone) of every row holding it."""
     w_title, w_text = BM25_WEIGHTS
     parts = " UNION ALL ".join(
         f"SELECT {i}, rowid, bm25(passages_fts, {w_title}, {w_text}) FROM passages_fts"
         " WHERE passages_fts MATCH ?" for i in range(len(terms)))
-    out: list[list[tuple[int, float]]] = [[] for _ in terms]
-    for t, rowid, score in conn.execute(parts, [f'"{w}"' for w in terms]):
-        out[t].append((rowid, score))
-    return out
+    rows = conn.execute(parts, [f'"{w}"' for w in terms]).fetchall()
+    if not rows:
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+        return [empty for _ in terms]
+    arr = np.asarray(rows, np.float64)
+    term = arr[:, 0].astype(np.int64)
+    return [(arr[term == t, 1].astype(np.int64), arr[term == t, 2]) for t in range(len(terms))]
+
+
+def _term_counts(conn: Any, terms: list[str]) -> list[int]:
+    """How many rows hold each term (FTS5 walks the term's document list; no scoring)."""
+    subs = ", ".join("(SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?)" for _ in terms)
+    return [int(n) for n in conn.execute(f"SELECT {subs}", [f'"{w}"' for w in terms]).fetchone()]
