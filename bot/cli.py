@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="use the answers people liked (👍) instead of a file; their quotes' "
                          "articles are gold")
     sp.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    sp.add_argument("--as-of", metavar="DATE|id", default=None,
+                    help="ask every question as of DATE, or 'id' to take each question's date from "
+                         "its id (realtimeqa ids begin with the quiz date); default: today")
     sp.add_argument("--json", action="store_true")
 
     sp = add("feedback", "list the 👍 / 👎 votes given to answers (in the index's state database)")
@@ -462,7 +465,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
         raise InputError("give either a questions file or --feedback to `citebot eval`, not both or neither")
     engine = make_engine(settings, args.index)
-    return run_eval_command(engine, args.questions, limit=args.limit, as_json=args.json)
+    return run_eval_command(engine, args.questions, limit=args.limit, as_json=args.json,
+                            as_of=args.as_of)
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,14 +12,15 @@ if TYPE_CHECKING:  # the engine loads numpy and FAISS; `citebot feedback` needs 
     from retrieval import Citebot
 
 
-def run_eval_command(engine: Citebot, path: Path | None, *, limit: int | None, as_json: bool) -> int:
+def run_eval_command(engine: Citebot, path: Path | None, *, limit: int | None, as_json: bool,
+                     as_of: str | None = None) -> int:
     """``path`` None: the questions are the answers people liked (``--feedback``)."""
     from retrieval.evaluation import evaluate, feedback_questions, load_questions
 
     from .cli import _progress_bar
 
     if path is not None:
-        questions = load_questions(path, limit)
+        questions = load_questions(path, limit, as_of=as_of)
     else:
         questions = feedback_questions(engine.index_dir, limit)
     update, stop = _progress_bar("answering")

@@ -14,6 +14,7 @@ Metrics, per question then averaged:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -33,6 +34,7 @@ class EvalQuestion:
     answers: tuple[str, ...]
     gold: tuple[str, ...]
     context: tuple[str, ...] = ()  # earlier questions of a follow-up (feedback sets)
+    as_of: str | None = None  # when the question was asked (its "as_of" field), else today
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,19 @@ class EvalReport:
         return {k.replace("_at_", "@"): v for k, v in d.items()}
 
 
-def load_questions(path: str | Path, limit: int | None = None) -> list[EvalQuestion]:
+_ID_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})_")
+
+
+def date_from_id(qid: str) -> str | None:
+    """The asking date a question id begins with (realtimeqa: ``20220617_0``), as YYYY-MM-DD."""
+    m = _ID_DATE.match(qid)
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+
+
+def load_questions(path: str | Path, limit: int | None = None, *,
+                   as_of: str | None = None) -> list[EvalQuestion]:
+    """Question records; ``as_of``: a date for all of them, or ``"id"`` to take each one's from
+    the date its id begins with (a record's own ``"as_of"`` field wins)."""
     out: list[EvalQuestion] = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -62,8 +76,12 @@ def load_questions(path: str | Path, limit: int | None = None) -> list[EvalQuest
                 continue
             try:
                 d = json.loads(line)
+                when = d.get("as_of") or (date_from_id(str(d["id"])) if as_of == "id" else as_of)
+                if as_of == "id" and when is None:
+                    raise ValueError(f"id {d['id']!r} does not begin with a date (YYYYMMDD_)")
                 out.append(EvalQuestion(str(d["id"]), str(d["question"]),
-                                        tuple(d.get("answers") or ()), tuple(d.get("gold") or ())))
+                                        tuple(d.get("answers") or ()), tuple(d.get("gold") or ()),
+                                        as_of=when))
             except (ValueError, KeyError, TypeError) as exc:
                 raise InputError(
                     f"{path}:{lineno} is not a question record ({exc}); "
@@ -147,9 +165,9 @@ def evaluate(
     for i, q in enumerate(questions):
         t0 = time.perf_counter()
         if q.context:
-            ans, ranked = bot.answer_followup(q.question, q.context, depth=10)
+            ans, ranked = bot.answer_followup(q.question, q.context, depth=10, as_of=q.as_of)
         else:
-            ans, ranked = bot.answer_ranked(q.question, depth=10)
+            ans, ranked = bot.answer_ranked(q.question, depth=10, as_of=q.as_of)
         ms = (time.perf_counter() - t0) * 1000
         quotes = tuple(x.text for x in ans.quotes)
         outcomes.append(Outcome(tuple(ranked), quotes, ans.answered, ms, ans.weak))
