@@ -86,3 +86,22 @@ def test_eval_command_bad_file_is_one_line(seed_index_dir: Path, tmp_path: Path)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "bad.jsonl:1" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_eval_asks_each_question_on_the_date_its_id_gives(seed_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from retrieval.evaluation import evaluate
+
+    svr = "https://www.themoscowtimes.com/2021/11/22/russia-spy-agency-dismisses-claims-of-ukraine-invasion-plan-a75634"
+    rows = [{"id": f"{day}_0", "question": "What did Russia's SVR say about invasion claims?",
+             "answers": ["hysteria"], "gold": [svr]} for day in ("20211120", "20211124")]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    qs = load_questions(path, as_of="id")
+    assert [q.as_of for q in qs] == ["2021-11-20", "2021-11-24"]
+    before, after = (evaluate(seed_engine, [q]) for q in qs)
+    assert before.article_hit_at_1 == 0.0 and after.article_hit_at_1 == 1.0  # not yet published
+    assert load_questions(path, as_of="2021-11-24")[0].as_of == "2021-11-24"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "q1", "question": "x y", "answers": [], "gold": []}) + "\n")
+    with pytest.raises(InputError, match="does not begin with a date"):
+        load_questions(bad, as_of="id")
