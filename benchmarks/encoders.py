@@ -442,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for b in (32, 256):
                     speed[k, b] = rate(lambda e=e, b=b: e.encode(passages, batch_size=b), len(passages), args.rounds)
             per_text = make_embedder(files["int8"], per_text=True)
-            speed["int8-each", 32] = rate(lambda: per_text.encode(passages), len(passages), args.rounds)
+            speed["int8-each", 32] = rate(lambda e=per_text: e.encode(passages), len(passages), args.rounds)
             free = torch_free_query(files["fp32"])
             if name == "optimum":
                 free += "; sentence-transformers' ONNX backend: " + st_onnx_backend_query(
