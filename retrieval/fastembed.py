@@ -26,7 +26,6 @@ stays batched (its vectors agree across batchings to 1e-6).
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -192,7 +191,13 @@ def _progress(it: range, show: bool) -> Iterator[int]:
 
 
 def _onnxruntime_available() -> bool:
-    return importlib.util.find_spec("onnxruntime") is not None
+    # Importing it, not just finding it: a broken or blocked install must also mean "no", and
+    # the fast path imports it next anyway.
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def load_fast_embedder(
