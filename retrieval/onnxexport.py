@@ -14,7 +14,7 @@ Why this exporter (``benchmarks/encoders.py``, 2,000 BBC sentences and 512 passa
 int8 mean 0.9922 like before) at the speed of the hand-written export this module used to
 carry (a plain-torch BERT re-implemented from the safetensors weights and traced; interleaved
 A/B: 28.5 vs 27.5 fp32 and 42.8 vs 41.4 batched int8 passages/s), with no forward pass of our
-own to maintain. Its cost is the one-time export: about 5x the hand-written one's seconds
+own to maintain. Its cost is the one-time export: 3-5x the hand-written one's seconds
 (transformers and torch.export are imported and the graph is captured symbolically).
 sentence-transformers' ONNX backend and its ``export_optimized_onnx_model`` /
 ``export_dynamic_quantized_onnx_model`` (optimum-onnx) give the same vectors and speed, but
