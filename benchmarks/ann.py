@@ -42,7 +42,7 @@ def real_vectors(source: Path, limit: int) -> np.ndarray:
 
 
 def replicate(real: np.ndarray, n: int, cos: float = 0.9, seed: int = 0) -> np.ndarray:
-    """``real`` followed by perturbed copies until there are ``n`` rows (cosine ~``cos`` to their original)."""
+    """``real``, then perturbed copies up to ``n`` rows (each at cosine ~``cos`` to its original)."""
     rng = np.random.default_rng(seed)
     d = real.shape[1]
     # For unit v and noise e of norm s (per-dimension sigma = s / sqrt(d)), cos(v, v + e) ~ 1/sqrt(1 + s^2).
@@ -52,7 +52,8 @@ def replicate(real: np.ndarray, n: int, cos: float = 0.9, seed: int = 0) -> np.n
     at = len(real)
     while at < n:
         take = min(len(real), n - at)
-        block = real[rng.integers(0, len(real), take)] + rng.normal(0, s / np.sqrt(d), (take, d)).astype(np.float32)
+        noise = rng.normal(0, s / np.sqrt(d), (take, d)).astype(np.float32)
+        block = real[rng.integers(0, len(real), take)] + noise
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         out[at:at + take] = block
         at += take

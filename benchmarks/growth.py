@@ -2,8 +2,9 @@
 
     python benchmarks/growth.py                 # (a)-(d) on a news-archive index of >= 50k passages
     python benchmarks/growth.py --quality       # (e) ten increments vs one build on both dev sets
-    python benchmarks/growth.py --archive       # (f) peak RSS of building the whole news archive
-    python benchmarks/growth.py --archive --old-code DIR   # ... and of the code checked out in DIR
+    python benchmarks/growth.py --archive increments   # (f) the news archive in ten increments
+    python benchmarks/growth.py --archive empty [--subset N]          # ... in one process
+    python benchmarks/growth.py --archive old --old-code DIR [--subset N]   # ... by older code
 
 (a) adding 1 article to an index of at least 50,000 passages: wall time with the model warm (in
     process) and as a new ``citebot index`` process, and the bytes each writes (/proc/self/io);
@@ -12,8 +13,10 @@
     answered, and its answers after the last commit equal to a new process's;
 (d) -- (e) ten increments against one build of realtimeqa-dev and xquad-en: article hit@1 / hit@5
     and quote_hit@1, with the default merge policy and with merges turned off;
-(f) peak RSS of a build of all 24,480 articles of news-archive.jsonl from empty and as ten
-    increments (each increment a new ``citebot index`` process), against ``--old-code``.
+(f) peak RSS of a build of the 24,480 articles of news-archive.jsonl as ten increments (each
+    a new ``citebot index`` process; the index stays in ``benchmarks/.cache/archive`` for the
+    time and scale benchmarks), from empty in one process (``--subset N``: its first N articles),
+    and the same with ``--old-code DIR`` (a checkout of an older citebot).
 """
 
 from __future__ import annotations
@@ -302,45 +305,58 @@ def increments_quality(rebuild: bool) -> str:
 
 # -- (f) ----------------------------------------------------------------------------------------
 
-def archive_rss(archive: Path, old_code: Path | None, tmp: Path) -> str:
-    rows = []
-    with open(archive, encoding="utf-8") as f:
-        total = sum(1 for _ in f)
-    parts_dir = tmp / "parts"
-    step = -(-total // 10)
-    parts = []
+def _archive_parts(archive: Path, parts: int) -> list[Path]:
+    """The archive cut into ``parts`` folders of consecutive articles (cached)."""
+    base = CACHE / f"archive-parts-{parts}"
+    folders = [base / f"part-{i:02d}" for i in range(parts)]
+    if all((f / "news.jsonl").exists() for f in folders):
+        return folders
     with open(archive, encoding="utf-8") as f:
         lines = f.readlines()
-    for i in range(10):
-        p = parts_dir / f"part-{i}"
-        p.mkdir(parents=True)
-        (p / "news.jsonl").write_text("".join(lines[i * step:(i + 1) * step]), encoding="utf-8")
-        parts.append(p)
-    del lines
-    for label, code in (("this citebot", None), ("old code", old_code)):
-        if label == "old code" and code is None:
-            continue
-        cwd = code or ROOT
-        full = run_cli(["index", str(archive), "--index", str(tmp / f"full-{label[:3]}")], cwd=cwd,
-                       pythonpath=code)
-        log(f"{label} from empty: {full}")
-        inc = []
-        for i in range(10):
-            # Each increment indexes all parts so far (a folder sync keeps what it saw before).
-            args = ["index", *[str(p) for p in parts[:i + 1]], "--index", str(tmp / f"inc-{label[:3]}")]
-            inc.append(run_cli(args, cwd=cwd, pythonpath=code))
-            log(f"{label} increment {i + 1}: {inc[-1]}")
-        rows.append([label, f"{full['rss_mb']:.0f} MB", f"{full['wall'] / 60:.0f} min",
-                     f"{max(r['rss_mb'] for r in inc):.0f} MB",
-                     f"{sum(r['wall'] for r in inc) / 60:.0f} min"])
-    return md_table(["code", "peak RSS from empty", "time", "peak RSS, 10 increments", "time"], rows)
+    step = -(-len(lines) // parts)
+    for i, folder in enumerate(folders):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "news.jsonl").write_text("".join(lines[i * step:(i + 1) * step]), encoding="utf-8")
+    return folders
+
+
+def archive_rss(archive: Path, mode: str, old_code: Path | None, subset: int | None) -> str:
+    """Peak RSS (VmHWM) and time of building the archive: ``increments`` (ten ``citebot index``
+    processes, each over the parts so far, into ``benchmarks/.cache/archive``, kept for the other
+    benchmarks), ``empty`` (one process over the whole archive, or its first ``subset`` articles)
+    and ``old`` (the same with the code checked out in ``old_code``)."""
+    rows = []
+    if mode == "increments":
+        parts = _archive_parts(archive, 10)
+        dest = CACHE / "archive"
+        for i in range(len(parts)):
+            # Each increment indexes all parts so far, as a folder sync of a growing archive does.
+            r = run_cli(["index", *[str(p) for p in parts[:i + 1]], "--index", str(dest)])
+            log(f"increment {i + 1}: {r}")
+            rows.append([f"increment {i + 1} of 10", f"{r['rss_mb']:.0f} MB", f"{r['wall'] / 60:.1f} min",
+                         f"{r['write_bytes'] / 1e6:.0f} MB"])
+        return md_table(["build", "peak RSS (VmHWM)", "wall", "written"], rows)
+    src = archive
+    if subset is not None:
+        src = write_jsonl(CACHE / f"archive-first-{subset}" / "news.jsonl", read_jsonl(archive, 0, subset))
+    code = old_code if mode == "old" else None
+    with tempfile.TemporaryDirectory(prefix="archive-", dir=CACHE) as t:
+        r = run_cli(["index", str(src), "--index", str(Path(t) / "idx")], cwd=code or ROOT, pythonpath=code)
+    label = ("old code" if mode == "old" else "this citebot") + f", {subset or 24480} articles from empty"
+    log(f"{label}: {r}")
+    rows.append([label, f"{r['rss_mb']:.0f} MB", f"{r['wall'] / 60:.1f} min",
+                 f"{r['write_bytes'] / 1e6:.0f} MB"])
+    return md_table(["build", "peak RSS (VmHWM)", "wall", "written"], rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quality", action="store_true", help="(e): ten increments vs one build")
-    p.add_argument("--archive", action="store_true", help="(f): peak RSS over the whole archive")
+    p.add_argument("--archive", choices=["increments", "empty", "old"], default=None,
+                   help="(f): peak RSS of building the archive in ten increments, from empty, or "
+                        "from empty with --old-code")
     p.add_argument("--old-code", type=Path, default=None, help="a checkout to compare in (f)")
+    p.add_argument("--subset", type=int, default=None, help="(f) from empty: only the first N articles")
     add_common_args(p)
     args = p.parse_args(argv)
     (archive,) = require_shared(ARCHIVE)
@@ -351,8 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             body = increments_quality(args.rebuild)
             title = "Growth: ten increments against one build"
         elif args.archive:
-            body = archive_rss(archive, args.old_code, tmp)
-            title = "Growth: peak RSS of a whole news-archive build"
+            body = archive_rss(archive, args.archive, args.old_code, args.subset)
+            title = f"Growth: peak RSS of a news-archive build ({args.archive})"
         else:
             base, used = base_index(archive, args.rebuild)
             rows = one_article(base, archive, used, tmp)
