@@ -62,3 +62,18 @@ def seed_engine(seed_index_dir: Path, embedder) -> Iterator[object]:  # type: ig
     bot = Citebot(seed_index_dir, embedder=embedder)
     yield bot
     bot.close()
+
+
+@pytest.fixture(scope="session")
+def xquad_sentences(embedder):  # type: ignore[no-untyped-def]
+    """(texts, article ids, vectors) of the first 3,000 sentences of XQuAD's paragraphs: real
+    text for the vector tests, embedded once per session."""
+    import numpy as np
+
+    from retrieval.chunker import split_sentences
+    from retrieval.loaders import load_articles
+
+    arts = load_articles([shared_file("qa/xquad-en/articles.jsonl")]).articles
+    pairs = [(a.text[s.start:s.end], a.id) for a in arts for s in split_sentences(a.text)][:3000]
+    texts = [t for t, _ in pairs]
+    return texts, np.array([g for _, g in pairs], dtype=object), embedder.encode(texts, batch_size=64)

@@ -127,7 +127,7 @@ def test_weak_marks_off_topic_answers_not_seed_answers(bbc_engine, seed_engine) 
 
 
 def test_seed_index_abstains_on_other_news(seed_engine) -> None:  # type: ignore[no-untyped-def]
-    rows = shared_file("qa/realtimeqa-dev/questions.jsonl").read_text().splitlines()
+    rows = shared_file("qa/realtimeqa-dev/questions.jsonl").read_text().splitlines()[::3]
     qs = [json.loads(r)["question"] for r in rows]
     abstained = sum(not a.answered for a in seed_engine.answer_many(qs))
     assert abstained / len(qs) >= 0.90

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from conftest import SEEDS, shared_file
+from conftest import SEEDS
 
 from retrieval import Citebot, hubness
 from retrieval.chunker import split_sentences
@@ -73,11 +73,8 @@ def test_one_article_or_none_has_no_hubness(embedder) -> None:  # type: ignore[n
     assert len(hub_scores(np.zeros((0, 384), np.float32), np.array([], dtype=object))) == 0
 
 
-def test_approximate_neighbours_track_exact_ones(embedder, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    arts = load_articles([shared_file("qa/xquad-en/articles.jsonl")]).articles
-    texts = [a.text[s.start:s.end] for a in arts for s in split_sentences(a.text)]
-    groups = np.array([a.id for a in arts for _ in split_sentences(a.text)], dtype=object)
-    vecs = embedder.encode(texts, batch_size=64)
+def test_approximate_neighbours_track_exact_ones(xquad_sentences, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _, groups, vecs = xquad_sentences
     exact = hub_scores(vecs, groups)
     monkeypatch.setattr(hubness, "EXACT_WORK", 0)  # every chunk through the inverted file
     approx = hub_scores(vecs, groups)

@@ -7,19 +7,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from conftest import SEEDS, shared_file
+from conftest import shared_file
 
 from retrieval import vectors as vec
-from retrieval.chunker import split_sentences
-from retrieval.loaders import load_articles
 
 
-def test_ann_recall_at_10_and_masks(embedder, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    arts = load_articles([shared_file("qa/xquad-en/articles.jsonl")]).articles
-    texts = [a.text[s.start:s.end] for a in arts for s in split_sentences(a.text)]
-    texts += [a.text[s.start:s.end] for a in load_articles([SEEDS]).articles for s in split_sentences(a.text)]
-    vecs = embedder.encode(texts, batch_size=64)
-    rows = shared_file("qa/xquad-en/questions.jsonl").read_text().splitlines()[::4]
+def test_ann_recall_at_10_and_masks(embedder, xquad_sentences, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _, _, vecs = xquad_sentences
+    rows = shared_file("qa/xquad-en/questions.jsonl").read_text().splitlines()[::6]
     queries = embedder.encode([json.loads(r)["question"] for r in rows], batch_size=64)
 
     monkeypatch.setattr(vec, "APPROXIMATE_ABOVE", 100)
