@@ -2,8 +2,8 @@
 
     python benchmarks/ann.py [--n 1000000] [--source INDEX_DIR] [--queries 500]
 
-Vectors: the real passage vectors of an index citebot built (``--source``, default the largest
-cached benchmark index), replicated up to ``--n`` by perturbing real vectors: each replica is a
+Vectors: the real passage and sentence vectors of indexes citebot built (``--source``, default
+quality.py's realtimeqa-dev and xquad-en indexes), replicated up to ``--n`` by perturbing real vectors: each replica is a
 real vector plus Gaussian noise scaled so that its cosine to the original is about 0.9, then
 normalised (the report says how many were real). Queries: real questions (realtimeqa-dev), encoded
 by the query encoder. Ground truth: exact inner-product search over all ``n`` vectors.
@@ -28,36 +28,24 @@ from typing import Any
 
 import numpy as np
 from _common import CACHE, SHARED, add_common_args, append_results, log, md_table, percentile
+from madevectors import replicate
 
 K = 10
+REAL_INDEXES = ("realtimeqa-dev", "xquad-en")
 
 
-def real_vectors(source: Path, limit: int) -> np.ndarray:
+def real_vectors(sources: Sequence[Path], limit: int) -> np.ndarray:
+    """The passage and sentence vectors of indexes the model built (unique rows, up to ``limit``)."""
     from retrieval.reader import IndexReader
 
-    view = IndexReader(source).current()
-    parts = [np.asarray(st.seg.passage_vectors, np.float32) for st in view.segments]
-    vecs = np.vstack(parts) if parts else np.zeros((0, 384), np.float32)
+    parts = []
+    for source in sources:
+        view = IndexReader(source).current()
+        for st in view.segments:
+            parts += [np.asarray(st.seg.passage_vectors, np.float32), np.asarray(st.seg.sentence_vectors, np.float32)]
+    vecs = np.unique(np.vstack(parts), axis=0) if parts else np.zeros((0, 384), np.float32)
+    np.random.default_rng(0).shuffle(vecs)
     return vecs[:limit]
-
-
-def replicate(real: np.ndarray, n: int, cos: float = 0.9, seed: int = 0) -> np.ndarray:
-    """``real``, then perturbed copies up to ``n`` rows (each at cosine ~``cos`` to its original)."""
-    rng = np.random.default_rng(seed)
-    d = real.shape[1]
-    # For unit v and noise e of norm s (per-dimension sigma = s / sqrt(d)), cos(v, v + e) ~ 1/sqrt(1 + s^2).
-    s = float(np.sqrt(1 / cos**2 - 1))
-    out = np.empty((n, d), np.float32)
-    out[: len(real)] = real
-    at = len(real)
-    while at < n:
-        take = min(len(real), n - at)
-        noise = rng.normal(0, s / np.sqrt(d), (take, d)).astype(np.float32)
-        block = real[rng.integers(0, len(real), take)] + noise
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[at:at + take] = block
-        at += take
-    return out
 
 
 def queries(n: int) -> np.ndarray:
@@ -144,12 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="comma-separated candidate names")
     add_common_args(p)
     args = p.parse_args(argv)
-    source = args.source or max((d for d in CACHE.iterdir() if (d / "COMMIT").exists()),
-                                key=lambda d: sum(f.stat().st_size for f in d.rglob("*.npy")), default=None)
-    if source is None:
+    # Only indexes the model embedded: growth.py's base index holds made vectors.
+    sources = [args.source] if args.source else [CACHE / n for n in REAL_INDEXES if (CACHE / n / "COMMIT").exists()]
+    if not sources:
         print("skipped: no cached index to take real vectors from; run benchmarks/quality.py first")
         return 0
-    real = real_vectors(source, args.n)
+    source = Path("+".join(s.name for s in sources))
+    real = real_vectors(sources, args.n)
     xb = replicate(real, args.n)
     log(f"{len(real):,} real vectors from {source.name}, {args.n - len(real):,} perturbed copies")
     xq = queries(args.queries)
@@ -162,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"building {name}")
             rows.append(evaluate(name, make, xb, xq, truth, Path(t)))
             log(json.dumps(rows[-1], default=str))
-    body = (f"{args.n:,} vectors: {len(real):,} real passage vectors of `{source.name}` and "
+    body = (f"{args.n:,} vectors: {len(real):,} real passage and sentence vectors of `{source.name}` and "
             f"{args.n - len(real):,} made from them (a real vector plus Gaussian noise, cosine ~0.9 to it, "
             f"normalised); {len(xq)} realtimeqa-dev questions; recall@10 against exact search; latency with "
             "one FAISS thread, re-ranking from the float32 vectors included; memory = the index's bytes.\n\n")

@@ -108,9 +108,10 @@ class _Recorder:
     def open(self) -> None:
         self.bot.open()
 
-    def answer_ranked(self, question: str, *, k: int | None = None, depth: int = 10) -> tuple[Any, list[str]]:
+    def answer_ranked(self, question: str, *, k: int | None = None, depth: int = 10,
+                      as_of: Any = None) -> tuple[Any, list[str]]:
         t0 = time.perf_counter()
-        ans, ranked = self.bot.answer_ranked(question, k=k, depth=depth)
+        ans, ranked = self.bot.answer_ranked(question, k=k, depth=depth, as_of=as_of)
         self.rows.append((ans, ranked, (time.perf_counter() - t0) * 1000))
         return ans, ranked
 

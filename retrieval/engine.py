@@ -25,7 +25,7 @@ from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage, Q
 from .quotes import QuoteParams
 from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve, to_passages
-from .scope import DateLike, Scope, describe_empty, scope_for
+from .scope import DateLike, Scope, describe_empty, relative_bound, scope_for
 from .view import View
 from .writer import IndexWriter, ProgressFn, check_manifest
 
@@ -195,9 +195,15 @@ class Citebot:
         sources = (source,) if isinstance(source, str) else tuple(source or ())
         scope = scope_for(text, as_of=as_of, since=since, until=until, source=sources,
                           read_time=read_time)
-        if (scope.explicit is not None or scope.filter.sources) and view is not None \
-                and view.count_articles(scope.filter) == 0:
+        if view is None:
+            return scope
+        if (scope.explicit is not None or scope.filter.sources) and view.count_articles(scope.filter) == 0:
             raise InputError(describe_empty(scope))
+        period = relative_bound(scope)
+        if period is not None and view.count_articles(replace(scope.filter, keep_undated=False)) == 0:
+            relaxed = scope_for(text, as_of=as_of, since=since, until=until, source=sources,
+                                read_time=read_time, question_bound=False)
+            return replace(relaxed, dropped=period)
         return scope
 
     def answer(self, question: str, *, k: int | None = None, as_of: DateLike = None,
@@ -264,7 +270,7 @@ class Citebot:
         kk = self._k(view, k)
         return [
             answer_question(view, q, v, k=kk, fusion=t.fusion, quotes=t.quotes, abstain=t.abstain,
-                            scope=self.scope(q, as_of=as_of))[0]
+                            scope=self.scope(q, as_of=as_of, view=view))[0]
             for q, v in zip(qs, vecs, strict=True)
         ]
 

@@ -14,6 +14,11 @@ used, so replays and evaluations are honest, and it is what "this week" means. O
     have their gold article published after the period, up to centuries), so articles from the
     period's start onwards answer, and the prior prefers the period itself;
 - a soft period ("this week", "in March", "recently") is a ranking prior (see ``TIME_WEIGHT``);
+- a bound relative to the asking date ("over the past three months", "since July", "last year")
+  that holds no dated article at all is dropped, and the answer says so ("No articles from 3 Sep
+  - 2 Dec 2026; all dates used"): such a question is usually asked of an archive that stops
+  earlier (a replay, a stale index), and answering from nothing helps nobody. A bound that names
+  its calendar dates ("in 2019") is what the user asked for and stays, even when it is empty;
 - the time phrases are dropped from the keyword query ("week" is no evidence of a topic), except
   those naming a calendar date, which articles repeat ("in 2019", "on February 24").
 
@@ -48,6 +53,7 @@ class Scope:
     keyword_text: str  # the question as keyword search sees it
     intent: TimeIntent | None = None  # the question's time phrases (None for citation lookups)
     explicit: DateRange | None = None  # what --since/--until asked for
+    dropped: DateRange | None = None  # the question's relative bound, dropped for holding nothing
 
     @property
     def prior_range(self) -> DateRange | None:
@@ -59,12 +65,15 @@ class Scope:
 
     @property
     def has_prior(self) -> bool:
-        return self.prior_range is not None or self.recency
+        # A dropped period held no article: nearness to it would favour dates arbitrarily.
+        return self.dropped is None and (self.prior_range is not None or self.recency)
 
     def label(self) -> str | None:
         """What the answer says about the period it used ("Articles from 14-20 Nov 2021")."""
         if self.explicit is not None:
             return range_label(self.explicit)
+        if self.dropped is not None:
+            return f"No articles {range_label(self.dropped).removeprefix('Articles ')}; all dates used"
         if self.intent is not None and self.intent.range is not None:
             return self.intent.label()
         return None
@@ -78,8 +87,9 @@ def _day(value: DateLike, today: date, *, end: bool = False) -> date:
 
 def scope_for(text: str, *, as_of: DateLike = None, since: DateLike = None, until: DateLike = None,
               source: str | tuple[str, ...] | list[str] | None = None,
-              read_time: bool = True) -> Scope:
-    """The scope of a query on ``text``; bad dates raise a one-line ``InputError``."""
+              read_time: bool = True, question_bound: bool = True) -> Scope:
+    """The scope of a query on ``text``; bad dates raise a one-line ``InputError``.
+    ``question_bound=False``: the question's own bound is not a filter (see ``relative_bound``)."""
     today = as_of_date(None)
     day = _day(as_of, today) if as_of is not None else today
     explicit: DateRange | None = None
@@ -96,7 +106,7 @@ def scope_for(text: str, *, as_of: DateLike = None, since: DateLike = None, unti
     intent = parse_time(text, day) if read_time else None
     lo = explicit.since if explicit else None
     hi = min(explicit.until, day) if explicit and explicit.until else day
-    if intent is not None and intent.bounded and intent.filter_range is not None:
+    if question_bound and intent is not None and intent.bounded and intent.filter_range is not None:
         fr = intent.filter_range
         if intent.range is not None and said_in(text, intent):
             fr = intent.range  # statements are published when made: the period itself
@@ -105,6 +115,18 @@ def scope_for(text: str, *, as_of: DateLike = None, since: DateLike = None, unti
     filt = ArticleFilter(since=lo, until=hi, sources=sources, keep_undated=explicit is None)
     keyword_text = intent.without_time(text, keep_literal=True) if intent is not None else text
     return Scope(day, filt, keyword_text or text, intent, explicit)
+
+
+def relative_bound(scope: Scope) -> DateRange | None:
+    """The question's filtering period when every bounded phrase behind it is relative to the
+    asking date (nothing names a calendar year): the one kind dropped when it holds no article."""
+    intent = scope.intent
+    if intent is None or not intent.bounded or intent.filter_range is None:
+        return None
+    bounded = [e for e in intent.expressions if e.bounded]
+    if not bounded or any(not e.relative or e.literal for e in bounded):
+        return None
+    return intent.range or intent.filter_range
 
 
 # Verbs of saying: a period attached to one dates a statement, hence its publication. Words that

@@ -51,6 +51,22 @@ def test_a_period_in_the_question_filters_what_was_said(seed_engine) -> None:  #
     assert not seed_engine.answer("What did the SVR say in 2019?").answered
 
 
+def test_a_relative_period_that_holds_nothing_is_dropped_and_said(seed_engine) -> None:  # type: ignore[no-untyped-def]
+    q = "What did the SVR say over the past three months?"
+    # Asked today of the 2021 seeds: the period holds no article, so all dates answer, and the
+    # answer says the period was dropped.
+    now = seed_engine.answer(q)
+    assert now.answered and now.quotes[0].url == SVR
+    assert now.period is not None and now.period.startswith("No articles from ")
+    assert now.period.endswith("; all dates used")
+    # Asked in December 2021 the same period holds the SVR article and filters as usual.
+    then = seed_engine.answer(q, as_of="2021-12-01")
+    assert then.answered and then.period == "Articles from 2 Sep-1 Dec 2021"
+    # Asked before any article, the period is dropped, and still nothing after the asking date.
+    early = seed_engine.answer(q, as_of="2021-01-01")
+    assert not early.quotes
+
+
 def test_seed_questions_answer_as_before(seed_engine) -> None:  # type: ignore[no-untyped-def]
     # Asked today, "on Monday" is a week of 2026 the seeds say nothing of: the phrase changes
     # nothing, and the answer names no period.
