@@ -59,7 +59,7 @@ def parse_feed(body: bytes, content_type: str, url: str) -> ParsedFeed:
     return ParsedFeed(d.version or "unknown", d.feed.get("title"), entries)
 
 
-def _entry(x: dict) -> Entry | None:  # type: ignore[type-arg]
+def _entry(x: dict) -> Entry | None:
     link = x.get("link") or (x.get("links") or [{}])[0].get("href")
     if not link:
         return None

@@ -8,7 +8,6 @@ Every failure is a ``FetchError`` whose message is one line naming the URL and t
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -98,7 +97,7 @@ class Fetcher:
                     return await self._read(url, current, r, accept, what)
             except (UnsafeURLError, FetchError):
                 raise
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise FetchError(f"{what} {url}: timed out (no answer within "
                                  f"{self.config.read_timeout:g} s)") from None
             except aiohttp.ClientError as exc:
