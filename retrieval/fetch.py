@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from .errors import FetchError, UnsafeURLError
-from .urlguard import check_url, guarded_resolver
+from .urlguard import Allowed, check_url, guarded_resolver
 
 USER_AGENT = "citebot/0.1 (+https://github.com/citebot/citebot)"
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -22,7 +22,8 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 
 @dataclass(frozen=True, slots=True)
 class FetchConfig:
-    allow_private: bool = False
+    # True: any address; networks: only those besides the public web (see urlguard.check_ip).
+    allow_private: bool | Allowed = False
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_bytes: int = 10_000_000

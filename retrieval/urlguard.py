@@ -24,6 +24,7 @@ from .errors import UnsafeURLError
 
 SCHEMES = ("http", "https")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Allowed = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -51,8 +52,10 @@ def forbidden_reason(ip: IPAddress) -> str | None:
     return None
 
 
-def check_ip(ip: IPAddress, host: str, allow_private: bool) -> None:
-    if allow_private:
+def check_ip(ip: IPAddress, host: str, allow_private: bool | Allowed) -> None:
+    """Raise ``UnsafeURLError`` for a forbidden ``ip``; ``allow_private``: True allows every
+    address, a tuple of networks allows those (an intranet's, a test server's)."""
+    if allow_private is True or (allow_private and any(ip in net for net in allow_private)):
         return
     reason = forbidden_reason(ip)
     if reason is not None:
@@ -63,7 +66,7 @@ def check_ip(ip: IPAddress, host: str, allow_private: bool) -> None:
         )
 
 
-def check_url(url: str, allow_private: bool = False) -> str:
+def check_url(url: str, allow_private: bool | Allowed = False) -> str:
     """``url`` if it is http(s) with a host, and not a literal address on a private network.
 
     Host names are checked when they are resolved (``GuardedResolver``)."""
@@ -87,7 +90,7 @@ def check_url(url: str, allow_private: bool = False) -> str:
     return url.strip()
 
 
-def guarded_resolver(allow_private: bool) -> Any:
+def guarded_resolver(allow_private: bool | Allowed) -> Any:
     """An aiohttp resolver that refuses names resolving to any forbidden address."""
     from aiohttp.abc import AbstractResolver, ResolveResult
     from aiohttp.resolver import ThreadedResolver
