@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 NUM_PERM = 128
+# Stored signatures must be rebuilt with the scheme that made them (datasketch >= 2 asks).
+SCHEME = "affine32"
 SHINGLE_WORDS = 5
 THRESHOLD = 0.7
 _WORDS = re.compile(r"\w+")
@@ -33,7 +35,7 @@ def signature(text: str) -> np.ndarray:
     """The MinHash signature of ``text`` (``NUM_PERM`` unsigned 64-bit values), to store."""
     from datasketch import MinHash
 
-    m = MinHash(num_perm=NUM_PERM)
+    m = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
     m.update_batch(list(shingles(text)))
     return np.asarray(m.hashvalues, dtype=np.uint64)
 
@@ -62,7 +64,7 @@ class DedupIndex:
     def _minhash(self, sig: np.ndarray) -> Any:
         from datasketch import MinHash
 
-        return MinHash(num_perm=NUM_PERM, hashvalues=sig)
+        return MinHash(num_perm=NUM_PERM, hashvalues=sig, scheme=SCHEME)
 
     def add(self, article_id: str, sig: np.ndarray) -> None:
         if article_id in self._sigs:

@@ -51,9 +51,11 @@ def parse_feed(body: bytes, content_type: str, url: str) -> ParsedFeed:
                               "its RSS, Atom, JSON Feed or sitemap")
     import feedparser
 
+    if head.startswith(b"{"):
+        return _json_feed(body, url)
     d = feedparser.parse(body, response_headers={"content-location": url})
     entries = tuple(e for e in (_entry(x) for x in d.entries) if e is not None)
-    if not d.version and not entries:
+    if not entries and (not d.version or d.get("bozo")):  # an empty, well-formed feed is fine
         why = f" ({_one_line(d.bozo_exception)})" if d.get("bozo_exception") else ""
         raise FeedFormatError(f"feed {url}: not a readable RSS, Atom or JSON Feed{why}")
     return ParsedFeed(d.version or "unknown", d.feed.get("title"), entries)
@@ -67,6 +69,30 @@ def _entry(x: dict) -> Entry | None:
     published = time.strftime("%Y-%m-%d", stamp) if stamp else None
     return Entry(url=link.strip(), key=(x.get("id") or link).strip(), title=x.get("title"),
                  published=published)
+
+
+def _json_feed(body: bytes, url: str) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (jsonfeed.org): feedparser 6.0 does not read it; the spec is JSON."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise FeedFormatError(f"feed {url}: malformed JSON ({_one_line(exc)})") from None
+    if not isinstance(doc, dict) or "jsonfeed.org" not in str(doc.get("version", "")) \
+            or not isinstance(doc.get("items"), list):
+        raise FeedFormatError(f"feed {url}: JSON, but not a JSON Feed (no jsonfeed.org version and items)")
+    entries = []
+    for item in doc["items"]:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        if isinstance(link, str) and link.strip():
+            date = str(item.get("date_published") or item.get("date_modified") or "")[:10] or None
+            title = item.get("title") if isinstance(item.get("title"), str) else None
+            entries.append(Entry(url=link.strip(), key=str(item.get("id") or link).strip(),
+                                 title=title, published=date))
+    return ParsedFeed("json1", doc.get("title"), tuple(entries))
 
 
 def _sitemap(body: bytes, url: str) -> ParsedFeed:
