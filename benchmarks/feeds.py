@@ -1,0 +1,171 @@
+"""Feeds (issue 14): `watch --once` throughput from empty, new-entry-to-answerable latency, and
+near-duplicates in the BBC set.
+
+    python benchmarks/feeds.py watch [--articles 500] [--feeds 50]
+    python benchmarks/feeds.py latency [--interval 10]
+    python benchmarks/feeds.py dedup [--show 50]
+
+``watch`` serves the first N articles of news-archive.jsonl (as article pages, spread over 50 RSS
+feeds) from a local http.server and times one watcher round into an empty index: fetching,
+extraction, embedding and the commit. The full 24,480 would take hours of embedding on this
+machine, so N is a subset and said so. ``latency`` runs the watcher loop with its interval and
+measures from a new entry appearing in a feed to the question about it being answered from it.
+``dedup`` finds the near-duplicate pairs of the BBC set and prints ``--show`` of them to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, require_shared
+
+sys.path.insert(0, str(ROOT / "tests"))
+from feedsite import Site, article_html, rss, serve  # noqa: E402 - the tests' server, reused
+
+
+def _articles(n: int) -> list[dict[str, Any]]:
+    (path,) = require_shared("corpora/news-archive.jsonl")
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            out.append(json.loads(line))
+            if len(out) == n:
+                break
+    return out
+
+
+def _site(arts: list[dict[str, Any]], feeds: int) -> tuple[Site, Any, list[list[tuple[str, str, Any]]]]:
+    site = Site()
+    server, _ = serve(site)
+    groups: list[list[tuple[str, str, Any]]] = [[] for _ in range(feeds)]
+    for i, a in enumerate(arts):
+        url = f"{site.base}/a/{i}"
+        site.put(f"/a/{i}", article_html(a, url))
+        groups[i % feeds].append((a["title"], url, a.get("published")))
+    for k, g in enumerate(groups):
+        site.put(f"/feed/{k}", rss(g), "application/rss+xml")
+    return site, server, groups
+
+
+def _watcher(index: Path, interval: float = 900.0) -> Any:
+    from retrieval import Citebot
+    from retrieval.feedstore import FeedStore
+    from retrieval.fetch import FetchConfig
+    from retrieval.watcher import Watcher
+
+    engine = Citebot(index)
+    return Watcher(engine, FeedStore(index), FetchConfig(allow_private=True), interval=interval,
+                   robots=False, emit=lambda line: None)
+
+
+def bench_watch(n: int, feeds: int) -> None:
+    arts = _articles(n)
+    site, server, _ = _site(arts, feeds)
+    with tempfile.TemporaryDirectory() as tmp:
+        w = _watcher(Path(tmp))
+        for k in range(feeds):
+            w.store.add_feed(f"{site.base}/feed/{k}", f"feed{k}")
+        w.engine.index_embedder.encode(["warm up"])  # model load is not the watcher's cost
+        t0 = time.perf_counter()
+        r = asyncio.run(w.poll_round())
+        secs = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        r2 = asyncio.run(w.poll_round(time.time() + 1e6))
+        secs2 = time.perf_counter() - t1
+    server.shutdown()
+    print(f"watch --once from empty: {n} articles in {feeds} feeds: new {r.new}, duplicates "
+          f"{r.duplicates}, failed {r.failed}, {secs:.1f} s = {r.new / secs * 60:.0f} articles/minute; "
+          f"second round (all 304): {r2.new} new, {secs2:.2f} s")
+
+
+def bench_latency(interval: float) -> None:
+    arts = _articles(60)
+    site, server, groups = _site(arts[:50], 5)
+    with tempfile.TemporaryDirectory() as tmp:
+        w = _watcher(Path(tmp), interval)
+        for k in range(5):
+            w.store.add_feed(f"{site.base}/feed/{k}", f"feed{k}")
+        asyncio.run(w.poll_round())
+        stop = asyncio.Event()
+        loop = asyncio.new_event_loop()
+        th = threading.Thread(target=lambda: loop.run_until_complete(w.run(stop)), daemon=True)
+        th.start()
+        times = []
+        for j, new in enumerate(arts[50:55]):
+            time.sleep(interval * 0.37)  # entries appear at arbitrary points of the cycle
+            url = f"{site.base}/new/{j}"
+            site.put(f"/new/{j}", article_html(new, url))
+            groups[0].append((new["title"], url, new.get("published")))
+            site.put("/feed/0", rss(groups[0]), "application/rss+xml")
+            t0 = time.perf_counter()
+            question = new["text"].split("\n\n")[-1][:200]
+            while True:
+                try:
+                    ans = w.engine.answer(question, as_of="2030-01-01")
+                    if any(q.article_id == url for q in ans.quotes):
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.2)
+            times.append(time.perf_counter() - t0)
+        loop.call_soon_threadsafe(stop.set)
+        th.join(timeout=interval + 30)
+    server.shutdown()
+    print(f"new entry to answerable, --interval {interval:g}s: "
+          + ", ".join(f"{t:.1f}" for t in times) + f" s (mean {sum(times) / len(times):.1f} s)")
+
+
+def bench_dedup(show: int) -> None:
+    from retrieval.dedup import DedupIndex, signature
+
+    (path,) = require_shared("corpora/bbc-news-2225.jsonl")
+    arts = [json.loads(line) for line in path.open(encoding="utf-8")]
+    t0 = time.perf_counter()
+    idx = DedupIndex()
+    for a in arts:
+        idx.add(a["id"], signature(a["text"]))
+    pairs = sorted(idx.pairs(), key=lambda p: p[2])
+    secs = time.perf_counter() - t0
+    exact = sum(1 for a, b, _ in pairs if _text(arts, a) == _text(arts, b))
+    print(f"BBC {len(arts)} articles: {len(pairs)} near-duplicate pairs (threshold {idx.threshold}), "
+          f"{exact} of them identical text; {secs:.1f} s")
+    by_id = {a["id"]: a for a in arts}
+    step = max(1, len(pairs) // show)
+    for a, b, s in pairs[::step][:show]:
+        print(f"--- {s:.2f} {a} | {b}\n  A: {by_id[a]['title']}: {by_id[a]['text'][:160]!r}\n"
+              f"  B: {by_id[b]['title']}: {by_id[b]['text'][:160]!r}")
+
+
+def _text(arts: list[dict[str, Any]], aid: str) -> str:
+    return next(a["text"] for a in arts if a["id"] == aid)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    w = sub.add_parser("watch")
+    w.add_argument("--articles", type=int, default=500)
+    w.add_argument("--feeds", type=int, default=50)
+    lat = sub.add_parser("latency")
+    lat.add_argument("--interval", type=float, default=10.0)
+    d = sub.add_parser("dedup")
+    d.add_argument("--show", type=int, default=50)
+    args = p.parse_args()
+    if args.what == "watch":
+        bench_watch(args.articles, args.feeds)
+    elif args.what == "latency":
+        bench_latency(args.interval)
+    else:
+        bench_dedup(args.show)
+
+
+if __name__ == "__main__":
+    main()
