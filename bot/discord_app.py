@@ -275,6 +275,9 @@ class CitebotClient(discord.AutoShardedClient):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, ShareButton)
         self._add_commands()
+        from .discord_admin import add_admin_commands
+
+        add_admin_commands(self)
         pruned = await asyncio.to_thread(self.feedback.prune, FEEDBACK_KEEP_DAYS)
         if pruned:
             log.info("forgot %d answers older than %d days that nobody voted on", pruned,
