@@ -55,12 +55,12 @@ def setup(seed_index_dir: Path, embedder: Any,
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved
 
 
-def command(fake: FakeDiscord, name: str, sub: str | None = None, *, admin: bool,
+def command(fake: FakeDiscord, cmd: str, sub: str | None = None, /, *, admin: bool,
             **options: str) -> dict[str, Any]:
     opts: list[dict[str, Any]] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
     if sub is not None:
         opts = [{"name": sub, "type": 1, "options": opts}]
-    payload = fake.interaction(2, {"id": str(fake.snowflake()), "name": name, "type": 1, "options": opts})
+    payload = fake.interaction(2, {"id": str(fake.snowflake()), "name": cmd, "type": 1, "options": opts})
     perms = int(payload["member"]["permissions"])
     payload["member"]["permissions"] = str(perms | MANAGE_GUILD if admin else perms & ~MANAGE_GUILD)
     return payload
