@@ -138,10 +138,19 @@ def bench_dedup(show: int) -> None:
     print(f"BBC {len(arts)} articles: {len(pairs)} near-duplicate pairs (threshold {idx.threshold}), "
           f"{exact} of them identical text; {secs:.1f} s")
     by_id = {a["id"]: a for a in arts}
-    step = max(1, len(pairs) // show)
-    for a, b, s in pairs[::step][:show]:
-        print(f"--- {s:.2f} {a} | {b}\n  A: {by_id[a]['title']}: {by_id[a]['text'][:160]!r}\n"
-              f"  B: {by_id[b]['title']}: {by_id[b]['text'][:160]!r}")
+    # The pairs worth reading first: those whose texts differ (identical text is the same story).
+    differ = [p for p in pairs if by_id[p[0]]["text"] != by_id[p[1]]["text"]]
+    same = [p for p in pairs if by_id[p[0]]["text"] == by_id[p[1]]["text"]]
+    for a, b, s in (differ + same[::max(1, len(same) // max(1, show - len(differ)))])[:show]:
+        ta, tb = by_id[a]["text"], by_id[b]["text"]
+        pa, pb = set(ta.split("\n\n")), set(tb.split("\n\n"))
+        only_a, only_b = [x for x in ta.split("\n\n") if x not in pb], [x for x in tb.split("\n\n") if x not in pa]
+        print(f"--- {s:.2f} {a} ({len(ta)} chars) | {b} ({len(tb)} chars); paragraphs only in A "
+              f"{len(only_a)}, only in B {len(only_b)}")
+        print(f"  A: {by_id[a]['title']}\n  B: {by_id[b]['title']}")
+        for tag, paras in (("A", only_a), ("B", only_b)):
+            for x in paras[:2]:
+                print(f"    {tag} only: {x[:220]!r}")
 
 
 def _text(arts: list[dict[str, Any]], aid: str) -> str:
