@@ -50,6 +50,7 @@ class Ingestor:
     def __init__(self, engine: Citebot, store: FeedStore, dedup_threshold: float = 0.7) -> None:
         self.engine, self.store = engine, store
         self.dedup = DedupIndex(dedup_threshold)
+        self._aliases: list[tuple[str, str, float]] = []
         for aid, sig in store.fingerprints():
             self.dedup.add(aid, sig)
 
@@ -64,6 +65,7 @@ class Ingestor:
         """Outcomes (indexed/updated without passages yet), the articles to write, and their
         signatures; nothing is written."""
         known = self._known([a.id for _, a in fetched])
+        self._aliases = []  # written by ``commit``, after the articles
         outcomes: list[Outcome] = []
         to_write: dict[str, Article] = {}
         sigs = {}
@@ -81,7 +83,7 @@ class Ingestor:
             if match is not None:
                 outcomes.append(Outcome(url, "duplicate", match[0], art.title, art.published,
                                         detail=match[0]))
-                self.store.add_alias(url, match[0], match[1])
+                self._aliases.append((url, match[0], match[1]))
                 continue
             status = "updated" if art.id in known else "indexed"
             outcomes.append(Outcome(url, status, art.id, art.title, art.published))
@@ -91,17 +93,23 @@ class Ingestor:
         return outcomes, list(to_write.values()), sigs
 
     def commit(self, articles: list[Article], sigs: dict) -> None:
-        """One commit of ``articles``; on failure the dedup index forgets them and it raises."""
-        if not articles:
-            return
+        """One commit of ``articles`` and then the aliases ``decide`` found; on failure the dedup
+        index forgets the articles, no alias is written, and it raises."""
+        aliases, self._aliases = self._aliases, []
+        if articles:
+            self._write(articles)
+        for aid, sig in sigs.items():
+            self.store.save_fingerprint(aid, sig)
+        for url, aid, sim in aliases:
+            self.store.add_alias(url, aid, sim)
+
+    def _write(self, articles: list[Article]) -> None:
         try:
             self.engine.add_articles(articles)
         except BaseException:
             for a in articles:
                 self.dedup.remove(a.id)
             raise
-        for aid, sig in sigs.items():
-            self.store.save_fingerprint(aid, sig)
 
     def passages(self, ids: list[str]) -> dict[str, int]:
         if not ids:
