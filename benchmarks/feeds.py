@@ -153,6 +153,40 @@ def bench_dedup(show: int) -> None:
                 print(f"    {tag} only: {x[:220]!r}")
 
 
+def bench_dedup_vectors(cos: float) -> None:
+    """MinHash pairs against pairs whose whole-article vectors (the model reads the first 256
+    word pieces) are at least ``cos`` apart: which pairs each finds that the other misses."""
+    import numpy as np
+
+    from retrieval import load_embedder
+    from retrieval.dedup import DedupIndex, signature
+
+    (path,) = require_shared("corpora/bbc-news-2225.jsonl")
+    arts = [json.loads(line) for line in path.open(encoding="utf-8")]
+    idx = DedupIndex()
+    t0 = time.perf_counter()
+    for a in arts:
+        idx.add(a["id"], signature(a["text"]))
+    mh = {tuple(sorted((a, b))) for a, b, _ in idx.pairs()}
+    t_mh = time.perf_counter() - t0
+    emb = load_embedder()
+    t0 = time.perf_counter()
+    vecs = emb.encode([a["text"] for a in arts], batch_size=32)
+    t_vec = time.perf_counter() - t0
+    sims = vecs @ vecs.T
+    ids = [a["id"] for a in arts]
+    ii, jj = np.nonzero(np.triu(sims >= cos, k=1))
+    vp = {tuple(sorted((ids[i], ids[j]))) for i, j in zip(ii, jj, strict=True)}
+    by_id = {a["id"]: a for a in arts}
+    print(f"BBC: MinHash {len(mh)} pairs in {t_mh:.1f} s; article vectors cos >= {cos}: {len(vp)} "
+          f"pairs in {t_vec:.1f} s (embedding); both {len(mh & vp)}, MinHash only {len(mh - vp)}, "
+          f"vectors only {len(vp - mh)}")
+    for a, b in sorted(vp - mh)[:15]:
+        print(f"  vectors only: {by_id[a]['title']} | {by_id[b]['title']}")
+    for a, b in sorted(mh - vp)[:15]:
+        print(f"  MinHash only: {by_id[a]['title']} | {by_id[b]['title']}")
+
+
 def _text(arts: list[dict[str, Any]], aid: str) -> str:
     return next(a["text"] for a in arts if a["id"] == aid)
 
@@ -167,11 +201,15 @@ def main() -> None:
     lat.add_argument("--interval", type=float, default=10.0)
     d = sub.add_parser("dedup")
     d.add_argument("--show", type=int, default=50)
+    d.add_argument("--vectors", type=float, default=None, metavar="COS",
+                   help="compare with article-vector pairs at this cosine instead")
     args = p.parse_args()
     if args.what == "watch":
         bench_watch(args.articles, args.feeds)
     elif args.what == "latency":
         bench_latency(args.interval)
+    elif args.vectors is not None:
+        bench_dedup_vectors(args.vectors)
     else:
         bench_dedup(args.show)
 
