@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = add("discord", "run the Discord bot (needs DISCORD_TOKEN)")
     sp.add_argument("--sync", action="store_true", help="register the slash commands with Discord, then run")
+    sp.add_argument("--watch", action="store_true",
+                    help="also poll the feeds (as `citebot watch`) in the bot process")
 
     sp = add("eval", "measure retrieval and quote quality on a questions file")
     sp.add_argument("questions", type=Path, nargs="?",
@@ -109,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="ask every question as of DATE, or 'id' to take each question's date from "
                          "its id (realtimeqa ids begin with the quiz date); default: today")
     sp.add_argument("--json", action="store_true")
+
+    from .feeds_cli import add_parsers
+
+    add_parsers(add)
 
     sp = add("feedback", "list the 👍 / 👎 votes given to answers (in the index's state database)")
     sp.add_argument("--json", action="store_true")
@@ -454,7 +460,7 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     from .discord_app import run_discord
 
-    return run_discord(settings, index=args.index, sync=args.sync)
+    return run_discord(settings, index=args.index, sync=args.sync, watch=args.watch)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -480,3 +486,17 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "sources": cmd_sources, "chat": cmd_chat, "discord": cmd_discord, "eval": cmd_eval,
     "doctor": cmd_doctor, "feedback": cmd_feedback,
 }
+
+
+def _feeds_command(name: str) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        from . import feeds_cli
+
+        if name == "feeds":
+            return feeds_cli.cmd_feeds(args, settings)
+        return getattr(feeds_cli, f"cmd_{name}")(args, settings, make_engine)
+
+    return run
+
+
+_COMMANDS.update({name: _feeds_command(name) for name in ("add", "feeds", "watch")})

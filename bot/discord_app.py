@@ -275,6 +275,9 @@ class CitebotClient(discord.AutoShardedClient):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton, ShareButton)
         self._add_commands()
+        from .discord_admin import add_admin_commands
+
+        add_admin_commands(self)
         pruned = await asyncio.to_thread(self.feedback.prune, FEEDBACK_KEEP_DAYS)
         if pruned:
             log.info("forgot %d answers older than %d days that nobody voted on", pruned,
@@ -748,7 +751,7 @@ async def serve(client: CitebotClient, token: str) -> int:
 
 
 def run_discord(settings: Settings, index: Path | None = None, sync: bool = False, *,
-                engine: Citebot | None = None,
+                engine: Citebot | None = None, watch: bool = False,
                 started: Callable[[CitebotClient], None] | None = None) -> int:
     """What ``citebot discord`` does. ``engine`` and ``started`` (called with the client before
     it connects, so a caller can close it) are for embedding and tests."""
@@ -769,6 +772,10 @@ def run_discord(settings: Settings, index: Path | None = None, sync: bool = Fals
         log.info("index %s open with %d articles; connecting to %s", engine.index_dir,
                  len(engine.sources()), options.api_base)
         client = CitebotClient(engine, options)
+        if watch:
+            from .feeds_cli import start_watch_thread
+
+            start_watch_thread(settings, engine)
         if started is not None:
             started(client)
         return asyncio.run(serve(client, secret))

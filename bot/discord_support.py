@@ -99,6 +99,8 @@ class BotOptions:
     reply_in: ReplyIn = "channel"
     shards: int | None = None  # None: as many as Discord recommends
     feedback: bool = True
+    allow_private_urls: bool = False  # /add and /feeds add (urlguard.py)
+    dedup_threshold: float = 0.7
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sync: bool = False) -> BotOptions:
@@ -113,6 +115,8 @@ class BotOptions:
             reply_in=settings.discord_reply_in,
             shards=None if shards == "auto" else int(shards),
             feedback=settings.discord_feedback,
+            allow_private_urls=settings.allow_private_urls,
+            dedup_threshold=settings.dedup_threshold,
         )
 
 

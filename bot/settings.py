@@ -44,6 +44,19 @@ class Settings(BaseSettings):
         description="longer article texts are cut at a paragraph end, with a note",
     )
 
+    allow_private_urls: bool = Field(
+        False, description="let `add`, feeds and /add fetch private, loopback and link-local "
+        "addresses (an intranet; tests); off: only the public web",
+    )
+    respect_robots: bool = Field(True, description="skip feed entries a site's robots.txt disallows")
+    watch_interval: float = Field(
+        900.0, ge=5, le=86_400, description="seconds between polls of a feed (`watch --interval`)"
+    )
+    dedup_threshold: float = Field(
+        0.7, ge=0.3, le=1.0, description="MinHash similarity at which a fetched article is a "
+        "near-duplicate of an indexed one (kept as an alias)",
+    )
+
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "CITEBOT_DISCORD_TOKEN"),
         description="the bot token from the Discord developer portal",

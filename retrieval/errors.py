@@ -11,7 +11,12 @@
     │   └── IndexBusyError      another process is writing the index (``--no-wait``)
     ├── StorageError            the disk, a permission or a path stops an operation (envfaults.py)
     ├── ModelError              the embedding model cannot be loaded
-    └── NotFoundError           an article id or url that is not indexed
+    ├── NotFoundError           an article id or url that is not indexed
+    └── FetchError              a URL or feed that cannot be fetched or read (one line; a watcher
+        │                       logs it and retries the feed or entry with backoff)
+        ├── UnsafeURLError      a scheme other than http/https, or a host on a private network
+        │                       (CITEBOT_ALLOW_PRIVATE_URLS=1 allows those)
+        └── FeedFormatError     fetched, but not a feed citebot reads (HTML, malformed XML)
 
 Front ends catch ``CitebotError`` and print ``str(error)``: one line, no traceback.
 """
@@ -69,8 +74,22 @@ class NotFoundError(CitebotError):
     pass
 
 
+class FetchError(CitebotError):
+    pass
+
+
+class UnsafeURLError(FetchError):
+    exit_code = 2
+
+
+class FeedFormatError(FetchError):
+    pass
+
+
 __all__ = [
     "CitebotError",
+    "FeedFormatError",
+    "FetchError",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexEmptyError",
@@ -82,4 +101,5 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "StorageError",
+    "UnsafeURLError",
 ]

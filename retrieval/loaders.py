@@ -314,23 +314,8 @@ class ArticleScan(Iterator[Article]):
 
     def _article(self, rec: Record, shown: str, rel: str) -> Article:
         text = self._cut(rec.text, shown, rec.line)
-        if not _WORD.search(text):
-            raise SkipError("no words in the text (binary data?)")
-        title = " ".join((rec.title or "").split()) or fallback_title(text)
-        hashed = [title, text, rec.url, rec.published, rec.source, rec.author]
-        canonical = json.dumps(hashed, ensure_ascii=False, separators=(",", ":"))
         rid = rec.id or rec.url or (rel if rec.anchor is None else f"{rel}#{rec.anchor}")
-        return Article(
-            id=clean_identifier(rid),
-            title=title,
-            text=text,
-            url=rec.url,
-            published=rec.published,
-            source=rec.source,
-            author=rec.author,
-            path=shown,
-            content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
-        )
+        return record_article(rec, text, rid, shown)
 
     def _cut(self, text: str, shown: str, line: int | None) -> str:
         limit = self.limits.max_text_chars
@@ -373,6 +358,27 @@ class ArticleScan(Iterator[Article]):
 
 
 # --- reading ---------------------------------------------------------------------------------
+
+
+def record_article(rec: Record, text: str, rid: str, shown: str) -> Article:
+    """The article of a parsed record (``text``: its body, already cut to the limits); the
+    content hash covers every field a reader sees, so any change to them is an update."""
+    if not _WORD.search(text):
+        raise SkipError("no words in the text (binary data?)")
+    title = " ".join((rec.title or "").split()) or fallback_title(text)
+    hashed = [title, text, rec.url, rec.published, rec.source, rec.author]
+    canonical = json.dumps(hashed, ensure_ascii=False, separators=(",", ":"))
+    return Article(
+        id=clean_identifier(rid),
+        title=title,
+        text=text,
+        url=rec.url,
+        published=rec.published,
+        source=rec.source,
+        author=rec.author,
+        path=shown,
+        content_hash=hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    )
 
 
 def _require_exists(path: Path) -> None:

@@ -225,7 +225,11 @@ def test_connects_with_default_intents_and_syncs_commands_to_the_guild(running: 
     sync = fake.calls_matching("PUT", rf"/applications/\d+/guilds/{GUILD_ID}/commands")
     assert len(sync) == 1 and not fake.calls_matching("PUT", r"/applications/\d+/commands")
     names = {(c["name"], c["type"]) for c in sync[0].json}
-    assert names == {("ask", 1), ("cite", 1), ("sources", 1), ("Find source", 3)}
+    assert names == {("ask", 1), ("cite", 1), ("sources", 1), ("Find source", 3), ("add", 1),
+                     ("feeds", 1)}
+    # The admin commands are hidden from members without Manage Server (0x20).
+    admin = {c["name"]: c for c in sync[0].json if c["name"] in ("add", "feeds")}
+    assert {n: c.get("default_member_permissions") for n, c in admin.items()} == {"add": 32, "feeds": 32}
     assert all(c.auth == f"Bot {TOKEN}" for c in fake.calls if c.path.startswith("/users"))
 
 
