@@ -11,6 +11,8 @@
     │   └── IndexBusyError      another process is writing the index (``--no-wait``)
     ├── StorageError            the disk, a permission or a path stops an operation (envfaults.py)
     ├── ModelError              the embedding model cannot be loaded
+    ├── ClusterError            ``--ray``: Ray is not installed, the cluster cannot be reached or
+    │                           failed during a build (what was committed is kept)
     └── NotFoundError           an article id or url that is not indexed
 
 Front ends catch ``CitebotError`` and print ``str(error)``: one line, no traceback.
@@ -69,8 +71,13 @@ class NotFoundError(CitebotError):
     pass
 
 
+class ClusterError(CitebotError):
+    pass
+
+
 __all__ = [
     "CitebotError",
+    "ClusterError",
     "IndexBusyError",
     "IndexCorruptError",
     "IndexEmptyError",
