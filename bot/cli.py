@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="check every file of the index against its checksum; no paths")
     sp.add_argument("--repair", action="store_true",
                     help="drop damaged segments and index their articles again from the paths given")
+    sp.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                    help="split and embed on Ray workers: no value = CITEBOT_RAY_ADDRESS or a local "
+                    "runtime; auto = the running cluster; HOST:PORT or ray://HOST:PORT")
     sp.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     def time_options(sp: argparse.ArgumentParser) -> None:
@@ -238,11 +241,24 @@ def _notice(text: str) -> None:
 
 
 def run_index(engine: Citebot, paths: Sequence[Path], *, rebuild: bool = False,
-              wait: bool = True, repair: bool = False) -> Any:
+              wait: bool = True, repair: bool = False, ray_address: str | None = None) -> Any:
+    """``ray_address``: None builds in this process; anything else on Ray (rayprep.py)."""
+    if ray_address is not None:
+        from retrieval.rayprep import ray_preparer
+
+        with ray_preparer(ray_address, engine.config.model, encoder=engine.encoder,
+                          passage_tokens=engine.config.passage_tokens,
+                          overlap=engine.config.passage_overlap, cache_dir=engine.cache_dir) as prep:
+            return _index_with(engine, paths, rebuild=rebuild, wait=wait, repair=repair, preparer=prep)
+    return _index_with(engine, paths, rebuild=rebuild, wait=wait, repair=repair, preparer=None)
+
+
+def _index_with(engine: Citebot, paths: Sequence[Path], *, rebuild: bool, wait: bool, repair: bool,
+                preparer: Any) -> Any:
     update, stop = _build_status()
     try:
         return engine.index(paths, rebuild=rebuild, progress=update, wait=wait, notice=_notice,
-                            repair=repair)
+                            repair=repair, preparer=preparer)
     finally:
         stop()
 
@@ -289,12 +305,14 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings, args.index)
     if args.verify:
-        if args.paths or args.rebuild or args.compact or args.repair:
+        if args.paths or args.rebuild or args.compact or args.repair or args.ray is not None:
             raise InputError("--verify takes no paths and no other option; run it on its own")
         return print_verify(engine.index_dir, as_json=args.json)
     if args.compact:
         if args.paths or args.rebuild or args.repair:
             raise InputError("--compact takes no paths and no --rebuild; run it on its own")
+        if args.ray is not None:
+            raise InputError("--compact runs on this machine (it embeds nothing); drop --ray")
         update, stop = _build_status()
         try:
             report = engine.compact(wait=not args.no_wait, progress=update)
@@ -302,8 +320,9 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
             stop()
     else:
         paths = args.paths or [settings.articles_dir]
+        ray = None if args.ray is None else (args.ray or settings.ray_address or "local")
         report = run_index(engine, paths, rebuild=args.rebuild, wait=not args.no_wait,
-                           repair=args.repair)
+                           repair=args.repair, ray_address=ray)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default_factory=default_cache_dir, description="where exported ONNX models are kept"
     )
+    ray_address: str | None = Field(
+        None, description="the Ray cluster `citebot index --ray` joins: auto, HOST:PORT or "
+        "ray://HOST:PORT; unset = a local Ray runtime with this machine's CPUs",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="stderr log level")
     debug: bool = Field(False, description="full stacks in warnings and errors, for bug reports")
     max_article_chars: int = Field(

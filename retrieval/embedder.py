@@ -133,7 +133,7 @@ def encoder_id(embedder: Embedder) -> str:
 
 def load_embedder(
     model: str = DEFAULT_MODEL, *, encoder: str = "auto", cache_dir: Path | None = None,
-    purpose: str = "query",
+    purpose: str = "query", threads: int | None = None,
 ) -> Embedder:
     """The fastest encoder that gives this model's vectors, falling back to sentence-transformers.
 
@@ -142,7 +142,7 @@ def load_embedder(
     throughput; the benchmarks check that retrieval and quote quality stay within a point of fp32). The ONNX
     files are exported once, locally, from the model's own weights into ``cache_dir``. Without
     onnxruntime, or for a model the fast encoder cannot run, it is sentence-transformers, with a
-    one-line notice.
+    one-line notice. ``threads``: cores the ONNX encoder runs on (default: up to 2).
     """
     if encoder not in ENCODERS:
         raise ModelError(f"unknown encoder {encoder!r}; use one of {', '.join(ENCODERS)}")
@@ -150,8 +150,8 @@ def load_embedder(
         return SentenceTransformerEmbedder(model)
     quantize = encoder == "onnx-int8" or (encoder == "auto" and purpose == "index")
     cache = cache_dir or default_cache_dir()
-    fast = fastembed.load_fast_embedder(model, cache, quantize) or fastembed.prepare_fast_embedder(
-        model, cache, quantize=quantize
+    fast = fastembed.load_fast_embedder(model, cache, quantize, threads=threads) or (
+        fastembed.prepare_fast_embedder(model, cache, quantize=quantize, threads=threads)
     )
     if fast is not None:
         return fast

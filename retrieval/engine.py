@@ -22,6 +22,7 @@ from .followup import blend, plan_followup
 from .index import IndexConfig, build_index, has_index
 from .limits import LoadLimits
 from .models import Answer, Article, ArticleInfo, IndexReport, Match, Passage, Quote
+from .prepare import Preparer
 from .quotes import QuoteParams
 from .reader import IndexReader
 from .retriever import FusionParams, ranked_articles, retrieve, to_passages
@@ -130,10 +131,12 @@ class Citebot:
     def index(
         self, paths: Sequence[str | Path], *, rebuild: bool = False, progress: ProgressFn | None = None,
         wait: bool = True, notice: Callable[[str], None] | None = None, repair: bool = False,
+        preparer: Preparer | None = None,
     ) -> IndexReport:
+        """``preparer``: who splits and embeds (default: this process; rayprep.RayPreparer: a cluster)."""
         return build_index(paths, self.index_dir, self.config, self.index_embedder,
                            rebuild=rebuild, progress=progress, wait=wait, notice=notice, repair=repair,
-                           limits=self.limits)
+                           limits=self.limits, preparer=preparer)
 
     def writer(self, **kwargs: Any) -> IndexWriter:
         """The index's writer (holds the write lock until closed; use ``with``)."""

@@ -11,6 +11,8 @@
     │   └── IndexBusyError      another process is writing the index (``--no-wait``)
     ├── StorageError            the disk, a permission or a path stops an operation (envfaults.py)
     ├── ModelError              the embedding model cannot be loaded
+    ├── ClusterError            ``--ray``: Ray is not installed, the cluster cannot be reached or
+    │                           failed during a build (what was committed is kept)
     ├── NotFoundError           an article id or url that is not indexed
     └── FetchError              a URL or feed that cannot be fetched or read (one line; a watcher
         │                       logs it and retries the feed or entry with backoff)
@@ -74,6 +76,10 @@ class NotFoundError(CitebotError):
     pass
 
 
+class ClusterError(CitebotError):
+    pass
+
+
 class FetchError(CitebotError):
     pass
 
@@ -88,6 +94,7 @@ class FeedFormatError(FetchError):
 
 __all__ = [
     "CitebotError",
+    "ClusterError",
     "FeedFormatError",
     "FetchError",
     "IndexBusyError",

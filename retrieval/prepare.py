@@ -3,7 +3,7 @@
 This is the expensive part of every build (the model), and the only part that parallelises
 without coordination, so it is kept apart from writing: the writer hands batches of articles to
 a ``Preparer`` and gets back ``Prepared`` articles in the same order. ``LocalPreparer`` does it in
-this process; a distributed one (ray.py) does the same on a cluster.
+this process; a distributed one (rayprep.py) does the same on a cluster.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def _encode(embedder: Embedder, texts: list[str], step: int) -> np.ndarray:
 
 
 class Preparer(Protocol):
+    """May also have ``batch_chars``: the text per ``prepare`` call it works best with."""
+
     def prepare(self, articles: Sequence[Article]) -> list[Prepared]: ...
 
 

@@ -166,6 +166,8 @@ class IndexWriter:
         self.policy = policy or MergePolicy()
         self.segment_passages = segment_passages
         self.preparer = preparer or LocalPreparer(embedder, config.passage_tokens, config.passage_overlap)
+        # A preparer with many workers asks for bigger rounds so that each worker gets one.
+        self._batch_chars = int(getattr(self.preparer, "batch_chars", BATCH_CHARS))
         self.progress = progress
         self.stats = WriteStats()
         self._seen = 0
@@ -288,7 +290,7 @@ class IndexWriter:
             self.stats.added += 1
         else:
             self.stats.updated += 1
-        if self._pending.chars >= BATCH_CHARS:
+        if self._pending.chars >= self._batch_chars:
             self._embed_queue()
         return status
 
