@@ -15,10 +15,12 @@ from pathlib import Path
 
 ALGORITHM = "xxh3_64"
 _CHUNK = 4 << 20
-# Files up to this size are checksummed every time a segment is opened (about 2 ms for the
-# largest); bigger ones (vectors, the SQLite file) only by ``citebot index --verify``, but their
-# sizes always.
-SMALL_FILE = 16 << 20
+# Files up to this size are checksummed every time a segment is opened; bigger ones (vectors and
+# SQLite files past a few hundred passages) only by ``citebot index --verify``, but their sizes
+# always. At 16 MB, opening a 50k-passage index of nine segments hashed 258 MB (0.7 s of a cold
+# `ask`, benchmarks/integrity.py); at 1 MB what is hashed stays a few MB whatever the index size,
+# since the merge policy keeps only a few small segments.
+SMALL_FILE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
