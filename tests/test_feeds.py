@@ -218,3 +218,17 @@ def test_cli_add_and_feeds(tmp_path: Path, site: Site, corpus: list[dict[str, An
     monkeypatch.setenv("CITEBOT_ALLOW_PRIVATE_URLS", "0")
     assert main(["add", url]) == 2
     assert "CITEBOT_ALLOW_PRIVATE_URLS" in capsys.readouterr().err
+
+
+def test_robots_txt_is_read_once_per_site(site: Site) -> None:
+    from retrieval.watcher import Robots
+
+    site.put("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+
+    async def go() -> list[bool]:
+        async with Fetcher(FetchConfig(allow_private=True)) as f:
+            robots = Robots(f)
+            return [await robots.allowed(site.base + p) for p in ("/news/1", "/private/2", "/news/3")]
+
+    assert asyncio.run(go()) == [True, False, True]
+    assert site.hits["/robots.txt"] == 1
