@@ -28,7 +28,7 @@ from typing import Any
 from _common import ROOT, require_shared
 
 sys.path.insert(0, str(ROOT / "tests"))
-from feedsite import Site, article_html, rss, serve  # noqa: E402 - the tests' server, reused
+from feedsite import Site, article_html, rss, serve  # the tests' server, reused
 
 
 def _articles(n: int) -> list[dict[str, Any]]:
@@ -87,8 +87,8 @@ def bench_watch(n: int, feeds: int) -> None:
 
 
 def bench_latency(interval: float) -> None:
-    arts = _articles(60)
-    site, server, groups = _site(arts[:50], 5)
+    arts = _articles(15)
+    site, server, groups = _site(arts[:10], 5)
     with tempfile.TemporaryDirectory() as tmp:
         w = _watcher(Path(tmp), interval)
         for k in range(5):
@@ -99,7 +99,7 @@ def bench_latency(interval: float) -> None:
         th = threading.Thread(target=lambda: loop.run_until_complete(w.run(stop)), daemon=True)
         th.start()
         times = []
-        for j, new in enumerate(arts[50:55]):
+        for j, new in enumerate(arts[10:15]):
             time.sleep(interval * 0.37)  # entries appear at arbitrary points of the cycle
             url = f"{site.base}/new/{j}"
             site.put(f"/new/{j}", article_html(new, url))

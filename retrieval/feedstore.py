@@ -162,6 +162,12 @@ class FeedStore:
                 " AND (ok OR next_try > ?)", (feed.id, *part, now)))
         return {k for k in keys if k not in done}
 
+    def retries_due(self, feed: Feed, now: float) -> list[tuple[str, str]]:
+        """(key, url) of the feed's failed entries whose backoff is over."""
+        return list(self.conn.execute(
+            "SELECT key, url FROM feed_entries WHERE feed_id = ? AND NOT ok AND next_try <= ?",
+            (feed.id, now)))
+
     def entry_done(self, feed_id: int, key: str, url: str, article_id: str, now: float) -> None:
         self.conn.execute(
             "INSERT INTO feed_entries(feed_id, key, url, article_id, ok, seen) VALUES (?,?,?,?,1,?)"

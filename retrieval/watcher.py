@@ -163,17 +163,18 @@ class Watcher:
             r = await f.get(feed.url, accept=FEED_TYPES, etag=feed.etag,
                             last_modified=feed.last_modified, what="feed")
             if r.not_modified:
-                poll.seconds = time.perf_counter() - t0
-                return poll
-            parsed = parse_feed(r.body, r.content_type, feed.url)
-            poll.etag, poll.last_modified = r.etag, r.last_modified
+                # Unchanged feed: only the entries that failed before and are due again.
+                wanted = [Entry(url, key) for key, url in self.store.retries_due(feed, now)]
+            else:
+                parsed = parse_feed(r.body, r.content_type, feed.url)
+                poll.etag, poll.last_modified = r.etag, r.last_modified
+                entries = list({e.key: e for e in parsed.entries}.values())
+                todo = self.store.pending(feed, [e.key for e in entries], now)
+                wanted = [e for e in entries if e.key in todo][:MAX_ENTRIES_PER_POLL]
         except CitebotError as exc:
             poll.error = str(exc)
             poll.seconds = time.perf_counter() - t0
             return poll
-        entries = list({e.key: e for e in parsed.entries}.values())
-        todo = self.store.pending(feed, [e.key for e in entries], now)
-        wanted = [e for e in entries if e.key in todo][:MAX_ENTRIES_PER_POLL]
 
         async def one(e: Entry) -> None:
             async with pages:

@@ -165,8 +165,10 @@ def test_watcher_rounds(tmp_path: Path, site: Site, corpus: list[dict[str, Any]]
     hits = dict(site.hits)
     lines.clear()
     r2 = asyncio.run(w.poll_round(now + 61))
-    assert (r2.feeds, r2.new, r2.failed) == (9, 0, 5), lines  # a first retry after one interval
+    # A first retry after one interval: the 5 feeds, and the 4 entries of the unchanged rss.
+    assert (r2.feeds, r2.new, r2.failed) == (9, 0, 9), lines
     assert all(site.hits[f"/news/{i}"] == hits[f"/news/{i}"] for i in range(4))
+    assert site.hits["/gone"] == hits["/gone"] + 1
     assert all(site.hits[p] == hits[p] + 1 for p in ("/rss", "/atom", "/json", "/sitemap"))
 
     # A new entry, and a near-copy of an indexed story under another url (a wire story).
@@ -218,3 +220,17 @@ def test_cli_add_and_feeds(tmp_path: Path, site: Site, corpus: list[dict[str, An
     monkeypatch.setenv("CITEBOT_ALLOW_PRIVATE_URLS", "0")
     assert main(["add", url]) == 2
     assert "CITEBOT_ALLOW_PRIVATE_URLS" in capsys.readouterr().err
+
+
+def test_robots_txt_is_read_once_per_site(site: Site) -> None:
+    from retrieval.watcher import Robots
+
+    site.put("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+
+    async def go() -> list[bool]:
+        async with Fetcher(FetchConfig(allow_private=True)) as f:
+            robots = Robots(f)
+            return [await robots.allowed(site.base + p) for p in ("/news/1", "/private/2", "/news/3")]
+
+    assert asyncio.run(go()) == [True, False, True]
+    assert site.hits["/robots.txt"] == 1
