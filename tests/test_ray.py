@@ -145,7 +145,8 @@ def test_unreachable_or_bad_address_is_one_line(address: str, tmp_path: Path) ->
     assert "Traceback" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
-    assert "Ray" in lines[0] and ("cannot reach" in lines[0] or "bad Ray address" in lines[0])
+    assert "Ray" in lines[0]
+    assert "cannot reach" in lines[0] or "bad Ray address" in lines[0]
 
 
 def test_the_setting_gives_the_address(tmp_path: Path) -> None:
@@ -166,3 +167,15 @@ def test_without_ray_the_flag_names_the_install(tmp_path: Path) -> None:
         "citebot: error: --ray needs Ray, which is not installed; run `pip install -e '.[ray]'`"
     ]
     assert not (tmp_path / "COMMIT").exists()
+
+
+def test_a_worker_lost_mid_build_is_one_error(ray_runtime: Any, preparer: Any, corpus: Path) -> None:
+    """Last in the module: it kills one of the shared workers."""
+    from retrieval.errors import ClusterError
+    from retrieval.loaders import load_articles
+
+    ray_runtime.kill(preparer.actors[0])
+    with pytest.raises(ClusterError) as err:
+        preparer.prepare(load_articles([corpus]).articles)
+    msg = str(err.value)
+    assert "\n" not in msg and "what was committed is kept" in msg and "ray status" in msg
