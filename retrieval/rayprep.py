@@ -131,7 +131,9 @@ class _EmbedWorker:
         if ray.get_gpu_ids():
             embedder: Any = SentenceTransformerEmbedder(model, device="cuda")
         else:
-            embedder = load_embedder(model, encoder=encoder, cache_dir=Path(cache_dir) if cache_dir else None,
+            # A cluster worker's own cache setting, if it has one (the writer's path means nothing there).
+            cache = cache_dir or os.environ.get("CITEBOT_CACHE_DIR")
+            embedder = load_embedder(model, encoder=encoder, cache_dir=Path(cache) if cache else None,
                                      purpose="index", threads=threads)
         self.encoder = encoder_id(embedder)
         self.preparer = LocalPreparer(embedder, passage_tokens, overlap)
