@@ -179,3 +179,10 @@ def test_a_worker_lost_mid_build_is_one_error(ray_runtime: Any, preparer: Any, c
         preparer.prepare(load_articles([corpus]).articles)
     msg = str(err.value)
     assert "\n" not in msg and "what was committed is kept" in msg and "ray status" in msg
+
+
+def test_ray_is_imported_only_for_ray_builds() -> None:
+    code = ("import sys; from bot.cli import _parser; _parser().parse_args(['index', '--ray']); "
+            "import retrieval; print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
