@@ -100,7 +100,13 @@ class RayRuntime:
             opts["address"] = self.address
         try:
             ray.init(**opts)
-        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+        except ConnectionError:
+            if self.address != "auto":
+                raise ClusterError(f"cannot join the Ray cluster at {self.address}; check `ray status` "
+                                   "there, or build without --ray") from None
+            raise ClusterError("--ray auto found no running Ray cluster on this machine; start one "
+                               "(`ray start --head`) or give its address") from None
+        except Exception as exc:  # Ray raises RuntimeError, ValueError, ... for other faults
             where = "start a local Ray runtime" if self.local else f"join the Ray cluster at {self.address}"
             raise ClusterError(f"cannot {where} ({_first_line(exc)}); "
                                "check `ray status`, or build without --ray") from None
@@ -125,7 +131,9 @@ class _EmbedWorker:
         if ray.get_gpu_ids():
             embedder: Any = SentenceTransformerEmbedder(model, device="cuda")
         else:
-            embedder = load_embedder(model, encoder=encoder, cache_dir=Path(cache_dir) if cache_dir else None,
+            # A cluster worker's own cache setting, if it has one (the writer's path means nothing there).
+            cache = cache_dir or os.environ.get("CITEBOT_CACHE_DIR")
+            embedder = load_embedder(model, encoder=encoder, cache_dir=Path(cache) if cache else None,
                                      purpose="index", threads=threads)
         self.encoder = encoder_id(embedder)
         self.preparer = LocalPreparer(embedder, passage_tokens, overlap)
@@ -142,14 +150,15 @@ class RayPreparer:
 
     def __init__(self, model: str, *, encoder: str = "auto", passage_tokens: int = 128,
                  overlap: int = 1, cache_dir: Path | None = None, workers: int | None = None,
-                 ready_timeout_s: float = 600.0) -> None:
+                 ready_timeout_s: float = 300.0) -> None:
         ray = import_ray()
         from ray.util import ActorPool
 
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
+        # Free resources, not the cluster's total: actors asking for busy CPUs would wait forever.
+        free = ray.available_resources()
+        gpus = int(free.get("GPU", 0))
         per_actor: dict[str, float] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": 1}
-        n = workers or gpus or max(1, int(resources.get("CPU", 1)))
+        n = workers or gpus or max(1, int(free.get("CPU", 1)))
         actor_cls = ray.remote(**per_actor)(_EmbedWorker)
         self.actors = [
             actor_cls.remote(model, encoder, str(cache_dir) if cache_dir else None, passage_tokens,
@@ -158,6 +167,10 @@ class RayPreparer:
         ]
         try:
             self.workers = ray.get([a.describe.remote() for a in self.actors], timeout=ready_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise ClusterError(f"{n} Ray embedding workers did not start within {ready_timeout_s:.0f} s "
+                               "(the cluster may be busy or have no free CPU); check `ray status`") from None
         except Exception as exc:
             self.close()
             raise _cluster_error(exc, "start the Ray embedding workers") from None
