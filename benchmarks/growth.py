@@ -375,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--old-code", type=Path, default=None, help="a checkout to compare in (f)")
     p.add_argument("--subset", type=int, default=None, help="(f) from empty: only the first N articles")
     p.add_argument("--batch", type=int, default=1000, help="(b): how many articles to add")
+    p.add_argument("--parts", default="abc", help="which of (a), (b), (c) to run (default: all)")
     add_common_args(p)
     args = p.parse_args(argv)
     (archive,) = require_shared(ARCHIVE)
@@ -389,12 +390,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             title = f"Growth: peak RSS of a news-archive build ({args.archive})"
         else:
             base, used = base_index(archive, args.rebuild)
-            parts = [md_table(["what", "wall", "write_bytes", "wchar"], one_article(base, archive, used, tmp))]
-            log(parts[-1])  # each part as it is measured: a later failure loses nothing
-            parts.append(md_table(["what", "work", "rate", "ratio"], thousand(base, archive, used, tmp, args.batch)))
-            log(parts[-1])
-            parts.append(md_table(["what", "result", "commits", "consistency"],
-                                  live_reader(base, archive, used, tmp)))
+            parts = []
+            # Each part is logged as it is measured: a later failure loses nothing.
+            if "a" in args.parts:
+                parts.append(md_table(["what", "wall", "write_bytes", "wchar"],
+                                      one_article(base, archive, used, tmp)))
+                log(parts[-1])
+            if "b" in args.parts:
+                parts.append(md_table(["what", "work", "rate", "ratio"],
+                                      thousand(base, archive, used, tmp, args.batch)))
+                log(parts[-1])
+            if "c" in args.parts:
+                parts.append(md_table(["what", "result", "commits", "consistency"],
+                                      live_reader(base, archive, used, tmp)))
             body = "\n\n".join(parts) + (
                 f"\n\nBase index: the first {used:,} news-archive articles, real text split as any build "
                 f"splits it, with vectors made from the real vectors of the first {POOL_ARTICLES} articles "
